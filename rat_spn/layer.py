@@ -1,0 +1,285 @@
+"""RatSpn: a RAT-SPN with Gaussian leaves as one Keras layer.
+
+Every level of the network is one tensor operation over all of its regions:
+- leaves: sufficient statistics ``(w x^2, w x, w)`` of every item (``w = 1 - m``
+  masks marginalised items) contracted with the Gaussians' natural parameters;
+- products and sums: the log-sum-exp-through-einsum trick of Einsum Networks
+  (Peharz et al. 2020, eq. 4): shift by the children's maxima, multiply in linear
+  space, contract with the normalised sum weights, take the log, add the shifts.
+
+Region outputs of all levels live in one tensor ``[batch, regions, K]`` (K the
+widest vector), padded with a large negative log-value where a region has fewer
+nodes, so that any region graph (random or Poon-Domingos) runs the same way.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rat_spn.region_graph import RegionGraph
+
+# Stands for log(0) without infinities: exp() of it is 0 and sums of it stay finite.
+NEG = -1e30
+# Smallest value passed to log(): keeps log-likelihoods finite if a sum underflows.
+TINY = 1e-37
+
+
+class _SumLevel:
+    """Static index tables of one level of sum regions (numpy, built once)."""
+
+    def __init__(self, regions, partitions_of, region_index, sizes, width, num_out):
+        self.regions = [region_index[r] for r in regions]
+        num_parts = max(len(partitions_of(r)) for r in regions)
+        self.left = np.zeros([len(regions), num_parts], np.int32)
+        self.right = np.zeros([len(regions), num_parts], np.int32)
+        self.valid_partition = np.zeros([len(regions), num_parts], bool)
+        valid_product = np.zeros([len(regions), num_parts, width, width], bool)
+        for r, region in enumerate(regions):
+            for p, partition in enumerate(partitions_of(region)):
+                if len(partition) != 2:
+                    raise ValueError('RatSpn needs binary partitions; the region graph has a '
+                                     f'{len(partition)}-way one')
+                left, right = (region_index[c] for c in partition)
+                self.left[r, p], self.right[r, p] = left, right
+                self.valid_partition[r, p] = True
+                valid_product[r, p, :sizes[left], :sizes[right]] = True
+        self.width = width
+        self.num_out = num_out
+        valid_product = valid_product.reshape(len(regions), -1)
+        # Sum weight logits are stored flat (only real products count as parameters);
+        # `gather` expands them to [regions, products, num_out] with NEG padding.
+        self.num_weights = int(valid_product.sum())
+        position = np.cumsum(valid_product.ravel()).reshape(valid_product.shape) - 1
+        self.gather = np.where(valid_product, position, self.num_weights).astype(np.int32)
+
+
+class RatSpn(keras.layers.Layer):
+    """A RAT-SPN over ``num_items`` real items with factorised Gaussian leaves.
+
+    ``call(x, marginalized=m)`` maps ``x, m: [batch, num_items]`` to the log-density
+    ``[batch, num_classes]`` of the items with ``m = 0``; an item with ``m = 1`` is
+    integrated out exactly, in-between values scale its leaf log-density by ``1 - m``.
+    """
+
+    def __init__(self, region_graph, num_gauss=20, num_sums=20, num_classes=1,
+                 var_range=(0.12, 0.35), **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(region_graph, dict):
+            region_graph = RegionGraph.from_config(region_graph)
+        self.region_graph = region_graph
+        self.num_gauss, self.num_sums, self.num_classes = num_gauss, num_sums, num_classes
+        self.var_range = tuple(float(v) for v in var_range)
+        if not 0 < self.var_range[0] <= self.var_range[1]:
+            raise ValueError(f'var_range must satisfy 0 < min <= max, got {var_range}')
+        self.num_items = region_graph.num_items
+        self._build_tables(region_graph.layers())
+
+    def _build_tables(self, layers):
+        leaves = layers[0]
+        region_layers = layers[2::2]
+        order = leaves + [r for layer in region_layers for r in layer]
+        index = {region: k for k, region in enumerate(order)}
+        sizes = [self.num_gauss] * len(leaves)
+        for k, layer in enumerate(region_layers):
+            top = k == len(region_layers) - 1
+            sizes += [self.num_classes if top else self.num_sums] * len(layer)
+        self.width = max(sizes)
+        self.num_regions = len(order)
+        self.root_index = index[self.region_graph.root]
+        # Leaves: items of each region, padded with the dummy item `num_items`.
+        longest = max(len(r) for r in leaves)
+        self.leaf_items = np.full([len(leaves), longest], self.num_items, np.int32)
+        self.leaf_entry = np.zeros([len(leaves), longest], np.int32)
+        count = 0
+        for r, region in enumerate(leaves):
+            self.leaf_items[r, :len(region)] = region
+            self.leaf_entry[r, :len(region)] = np.arange(count, count + len(region))
+            self.leaf_entry[r, len(region):] = sum(len(x) for x in leaves)
+            count += len(region)
+        self.num_leaf_entries = count
+        self.levels = [
+            _SumLevel(layer, self.region_graph.partitions_of, index, sizes, self.width,
+                      self.num_classes if k == len(region_layers) - 1 else self.num_sums)
+            for k, layer in enumerate(region_layers)]
+        if not self.levels:
+            raise ValueError('the region graph has no partition: split it before building an SPN')
+
+    def build(self, input_shape=None):
+        leaf_shape = (self.num_leaf_entries, self.num_gauss)
+        init = keras.initializers.TruncatedNormal
+        self.means = self.add_weight(name='means', shape=leaf_shape,
+                                     initializer=init(stddev=0.1))
+        self.var_params = self.add_weight(name='var_params', shape=leaf_shape,
+                                          initializer=init(stddev=0.1))
+        self.sum_logits = [
+            self.add_weight(name=f'sum_logits_{k}', shape=(level.num_weights, level.num_out),
+                            initializer=init(stddev=0.5))
+            for k, level in enumerate(self.levels)]
+        self.built = True
+
+    # ---- parameters in region layout -------------------------------------------------
+    def leaf_parameters(self):
+        """Means and variances ``[leaf regions, items per region, num_gauss]`` (padded)."""
+        pad = tf.zeros([1, self.num_gauss])
+        mean = tf.gather(tf.concat([self.means, pad], 0), self.leaf_entry)
+        lo, hi = self.var_range
+        var = lo + (hi - lo) * tf.sigmoid(tf.gather(tf.concat([self.var_params, pad], 0),
+                                                    self.leaf_entry))
+        return mean, var
+
+    def log_weights(self, k):
+        """Log sum weights of level k, ``[regions, partitions * width^2, num_out]``."""
+        level = self.levels[k]
+        pad = tf.fill([1, level.num_out], NEG)
+        logits = tf.gather(tf.concat([self.sum_logits[k], pad], 0), level.gather)
+        return tf.nn.log_softmax(logits, axis=1)
+
+    # ---- evaluation --------------------------------------------------------------------
+    def _check_inputs(self, x, marginalized):
+        x = tf.convert_to_tensor(x, tf.float32)
+        expected = f'[batch, {self.num_items}]'
+        if x.shape.rank != 2 or (x.shape[1] is not None and x.shape[1] != self.num_items):
+            raise ValueError(f'RatSpn expects inputs of shape {expected}, got {x.shape}')
+        if marginalized is None:
+            marginalized = tf.zeros_like(x)
+        marginalized = tf.convert_to_tensor(marginalized, tf.float32)
+        if marginalized.shape.rank != 2 or (marginalized.shape[1] is not None and
+                                            marginalized.shape[1] != self.num_items):
+            raise ValueError(f'RatSpn expects a marginalisation mask of shape {expected} '
+                             f'like the inputs, got {marginalized.shape}')
+        if tf.executing_eagerly():
+            if x.shape[0] != marginalized.shape[0]:
+                raise ValueError(f'RatSpn expects a mask of shape {expected} with the batch of '
+                                 f'the inputs ({x.shape[0]}), got {marginalized.shape}')
+            if not np.all(np.isfinite(x.numpy())):
+                raise ValueError(f'RatSpn inputs of shape {expected} contain NaN or inf')
+        return x, marginalized
+
+    def _leaf_level(self, x, marginalized):
+        """Log-densities of all leaf regions, ``[batch, leaf regions, num_gauss]``."""
+        keep = 1.0 - tf.clip_by_value(marginalized, 0.0, 1.0)
+        zero = tf.zeros_like(x[:, :1])
+        x = tf.gather(tf.concat([x, zero], 1), self.leaf_items, axis=1)      # [b, R, S]
+        keep = tf.gather(tf.concat([keep, zero], 1), self.leaf_items, axis=1)
+        stats = tf.stack([keep * x * x, keep * x, keep], axis=-1)              # [b, R, S, 3]
+        mean, var = self.leaf_parameters()                                     # [R, S, G]
+        natural = tf.stack([-0.5 / var, mean / var,
+                            -0.5 * mean * mean / var - 0.5 * tf.math.log(2 * math.pi * var)],
+                           axis=2)                                             # [R, S, 3, G]
+        num_regions, size = self.leaf_items.shape
+        stats = tf.reshape(stats, [-1, num_regions, size * 3])
+        natural = tf.reshape(natural, [num_regions, size * 3, self.num_gauss])
+        return tf.einsum('brq,rqg->brg', stats, natural)
+
+    def _children(self, values, level):
+        """Left and right child vectors of every partition, ``[batch, R, P, width]``."""
+        return tf.gather(values, level.left, axis=1), tf.gather(values, level.right, axis=1)
+
+    def _sum_level(self, values, k):
+        level = self.levels[k]
+        left, right = self._children(values, level)
+        left_max = tf.stop_gradient(tf.reduce_max(left, -1))                   # [b, R, P]
+        right_max = tf.stop_gradient(tf.reduce_max(right, -1))
+        shift = tf.where(level.valid_partition, left_max + right_max, NEG)
+        top = tf.reduce_max(shift, -1)                                          # [b, R]
+        scale = tf.exp(shift - top[..., None])
+        left = tf.exp(left - left_max[..., None]) * scale[..., None]
+        right = tf.exp(right - right_max[..., None])
+        products = left[..., :, None] * right[..., None, :]                    # [b, R, P, W, W]
+        num_regions = len(level.regions)
+        products = tf.reshape(products, [-1, num_regions, products.shape[2] * self.width ** 2])
+        weights = tf.exp(self.log_weights(k))                                  # [R, Q, out]
+        sums = tf.einsum('brq,rqs->brs', products, weights)
+        return tf.math.log(tf.maximum(sums, TINY)) + top[..., None]
+
+    def _pad(self, values):
+        missing = self.width - values.shape[-1]
+        return tf.pad(values, [[0, 0], [0, 0], [0, missing]], constant_values=NEG)
+
+    def _forward(self, x, marginalized):
+        """All region values ``[batch, regions, width]`` in the order of the index tables."""
+        values = self._pad(self._leaf_level(x, marginalized))
+        for k in range(len(self.levels)):
+            values = tf.concat([values, self._pad(self._sum_level(values, k))], axis=1)
+        return values
+
+    def call(self, x, marginalized=None):
+        x, marginalized = self._check_inputs(x, marginalized)
+        values = self._forward(x, marginalized)
+        return values[:, self.root_index, :self.num_classes]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_classes)
+
+    # ---- top-down passes (eager, numpy) -------------------------------------------------
+    def mpe_reconstruct(self, x, marginalized=None, sample=False, seed=None):
+        """Most probable explanation of the marginalised items (Vergari et al. 2018).
+
+        A forward pass with the mask records, for every sum node, its child with the
+        largest weighted value; descending from the root along these arg-maxes reaches
+        one Gaussian per item, which emits its mean (or a sample if ``sample``).
+        Items with ``m = 0`` keep their values; soft masks blend ``(1-m) x + m * y``.
+        """
+        x, marginalized = self._check_inputs(x, marginalized)
+        values = self._forward(x, marginalized)
+        choices = []
+        for k, level in enumerate(self.levels):
+            left, right = self._children(values, level)
+            left = tf.where(level.valid_partition[..., None], left, NEG)
+            logp = left[..., :, None] + right[..., None, :]                    # [b, R, P, W, W]
+            logp = tf.reshape(logp, [tf.shape(x)[0], len(level.regions), -1])
+            child = logp[..., None] + self.log_weights(k)[None]                # [b, R, Q, out]
+            choices.append(tf.argmax(child, axis=2, output_type=tf.int32).numpy())
+
+        def choose(k, batch, region, node):
+            return choices[k][batch, region, node]
+
+        rng = np.random.default_rng(seed)
+        y = self._descend(choose, int(x.shape[0]), sample, rng)
+        m = np.clip(marginalized.numpy(), 0.0, 1.0)
+        return (1.0 - m) * x.numpy() + m * y
+
+    def sample(self, n, seed=None):
+        """``n`` ancestral samples ``[n, num_items]`` of the first class's distribution."""
+        rng = np.random.default_rng(seed)
+        probs = [np.exp(self.log_weights(k).numpy()) for k in range(len(self.levels))]
+
+        def choose(k, batch, region, node):
+            p = probs[k][region, :, node]                                       # [n, Q]
+            cdf = np.cumsum(p, axis=1)
+            u = rng.random(len(batch))[:, None] * cdf[:, -1:]
+            return np.minimum((cdf < u).sum(axis=1), p.shape[1] - 1)
+
+        return self._descend(choose, n, True, rng)
+
+    def _descend(self, choose, batch_size, sample, rng):
+        """Walks from the root to the leaves; ``choose`` picks a product per sum node."""
+        node = np.full([batch_size, self.num_regions], -1)
+        node[:, self.root_index] = 0
+        w = self.width
+        for k in reversed(range(len(self.levels))):
+            level = self.levels[k]
+            batch, region = np.nonzero(node[:, level.regions] >= 0)
+            q = choose(k, batch, region, node[batch, np.asarray(level.regions)[region]])
+            part, i, j = q // (w * w), (q // w) % w, q % w
+            node[batch, level.left[region, part]] = i
+            node[batch, level.right[region, part]] = j
+        mean, var = (t.numpy() for t in self.leaf_parameters())
+        batch, region = np.nonzero(node[:, :len(self.leaf_items)] >= 0)
+        gauss = node[batch, region]
+        emitted = mean[region, :, gauss]                                        # [hits, S]
+        if sample:
+            emitted = emitted + np.sqrt(var[region, :, gauss]) * rng.standard_normal(
+                emitted.shape)
+        out = np.zeros([batch_size, self.num_items + 1], np.float32)
+        out[batch[:, None], self.leaf_items[region]] = emitted
+        return out[:, :self.num_items]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(region_graph=self.region_graph.get_config(), num_gauss=self.num_gauss,
+                      num_sums=self.num_sums, num_classes=self.num_classes,
+                      var_range=list(self.var_range))
+        return config
