@@ -1,0 +1,201 @@
+import gzip
+import math
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from datasets import DatasetError, load_dataset, scenes
+from datasets.mnist import load_mnist_digits, mnist_image_paths, read_idx, verify_md5, md5sum
+
+SHARED_MNIST = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'mnist')
+
+
+def write_idx(path, array):
+    header = struct.pack('>BBBB', 0, 0, 0x08, array.ndim) + struct.pack(
+        f'>{array.ndim}I', *array.shape)
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'wb') as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope='module')
+def digits():
+    """Real MNIST digits when the shared files are here, else digit-like random blobs."""
+    if os.path.exists(SHARED_MNIST):
+        return load_mnist_digits(mnist_image_paths(SHARED_MNIST, download=False)['test'])[:2000]
+    rng = np.random.default_rng(0)
+    blobs = np.zeros([200, 28, 28], np.uint8)
+    blobs[:, 6:22, 9:19] = rng.integers(0, 256, [200, 16, 10])
+    return blobs
+
+
+@pytest.fixture(scope='module')
+def mnist_scenes(digits):
+    return scenes.multi_mnist(digits, 3000, np.random.default_rng(1))
+
+
+@pytest.fixture(scope='module')
+def sprite_scenes():
+    return scenes.sprites(3000, np.random.default_rng(2))
+
+
+def object_layers(images, boxes, counts):
+    """Yields (scene, box) per object, with its box's content cut out."""
+    for i in np.nonzero(counts)[0]:
+        for j in range(counts[i]):
+            yield i, boxes[i, j].astype(int)
+
+
+@pytest.mark.parametrize('which', ['mnist', 'sprites'])
+def test_counts_are_uniform_over_zero_one_two(which, mnist_scenes, sprite_scenes):
+    counts = (mnist_scenes if which == 'mnist' else sprite_scenes)[1]
+    frequency = np.bincount(counts, minlength=3) / len(counts)
+    assert set(np.unique(counts)) == {0, 1, 2}
+    # Binomial standard error for 3,000 scenes is 0.0086; allow about 4 of them.
+    np.testing.assert_allclose(frequency, 1 / 3, atol=0.035)
+
+
+@pytest.mark.parametrize('which', ['mnist', 'sprites'])
+def test_every_box_holds_all_pixels_of_the_scene_and_absent_boxes_are_zero(
+        which, mnist_scenes, sprite_scenes):
+    images, counts, boxes = mnist_scenes if which == 'mnist' else sprite_scenes
+    assert images.dtype == np.float32 and images.min() >= 0 and images.max() <= 1
+    for i in range(len(counts)):
+        inside = np.zeros([50, 50], bool)
+        for y0, x0, y1, x1 in boxes[i, :counts[i]].astype(int):
+            assert 0 <= y0 < y1 <= 50 and 0 <= x0 < x1 <= 50
+            inside[y0:y1, x0:x1] = True
+        assert not np.any(images[i][~inside] > 0)
+        assert not np.any(boxes[i, counts[i]:])
+
+
+def test_mnist_digits_never_add_up_beyond_full_intensity(digits):
+    # Rebuild the scenes digit by digit: the reference redraws a scene whose digit
+    # layers sum above 255 anywhere, so every pixel belongs to at most one bright digit.
+    images, counts, boxes = scenes.multi_mnist(digits, 500, np.random.default_rng(3))
+    two = np.nonzero(counts == 2)[0]
+    assert len(two) > 100
+    assert images[two].max() <= 1.0
+    sizes = boxes[:, :, 2] - boxes[:, :, 0]
+    present = sizes[counts > 0][:, 0]
+    # int(28 / s) with s ~ N(1.3, 0.1): mean size about 21.5 pixels
+    assert 20 < present.mean() < 23 and present.min() >= 14 and present.max() <= 28
+
+
+def test_sprites_do_not_touch_and_come_in_three_shapes_of_size_12_to_16(sprite_scenes):
+    images, counts, boxes = sprite_scenes
+    sizes = (boxes[:, :, 2] - boxes[:, :, 0])[boxes[:, :, 2] > 0]
+    assert set(np.unique(sizes)) == set(range(12, 17))
+    assert np.all(boxes[:, :, 2] - boxes[:, :, 0] == boxes[:, :, 3] - boxes[:, :, 1])
+    assert set(np.unique(images)) == {0.0, 0.7, 0.8, 1.0} or \
+        np.allclose(sorted(np.unique(images)), [0.0, 0.7, 0.8, 1.0])
+    # Without overlap the lit pixels of a scene are exactly the two shapes' areas; each
+    # shape is told by the grey value at its box centre, which every shape covers.
+    for i in np.nonzero(counts == 2)[0][:300]:
+        area = 0
+        for y0, x0, y1, x1 in boxes[i].astype(int):
+            size, grey = y1 - y0, images[i, y0 + (y1 - y0) // 2, x0 + (x1 - x0) // 2]
+            shape = int(np.argmin(np.abs(scenes.SPRITE_GREY - grey)))
+            area += scenes._SPRITES[size][shape].sum()
+        assert np.count_nonzero(images[i]) == area
+    # The square fills its box, the circle and diamond do not.
+    fill = [images[i, y0:y1, x0:x1].astype(bool).mean()
+            for i in np.nonzero(counts == 1)[0][:300]
+            for y0, x0, y1, x1 in [boxes[i, 0].astype(int)]]
+    grey = [images[i][images[i] > 0][0] for i in np.nonzero(counts == 1)[0][:300]]
+    by_grey = {g: np.mean([f for f, gg in zip(fill, grey) if np.isclose(gg, g)])
+               for g in (1.0, 0.8, 0.7)}
+    assert by_grey[0.8] == 1.0 and 0.6 < by_grey[1.0] < 0.8 and 0.35 < by_grey[0.7] < 0.55
+
+
+def clipped_normal_moments(mu, sigma):
+    """Mean and std of clip(N(mu, sigma), 0, 1) by quadrature."""
+    z = np.linspace(mu - 10 * sigma, mu + 10 * sigma, 200001)
+    pdf = np.exp(-0.5 * ((z - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+    y = np.clip(z, 0, 1)
+    mean = np.trapezoid(y * pdf, z)
+    return mean, math.sqrt(np.trapezoid((y - mean) ** 2 * pdf, z))
+
+
+def test_noisy_background_matches_the_clipped_normal():
+    noisy = scenes.add_noise(np.zeros([200, 50, 50], np.float32), np.random.default_rng(4))
+    mean, std = clipped_normal_moments(0.1, 0.2)
+    assert noisy.mean() == pytest.approx(mean, abs=2e-3)
+    assert noisy.std() == pytest.approx(std, abs=2e-3)
+    bright = scenes.add_noise(np.ones([50, 50, 50], np.float32), np.random.default_rng(5))
+    assert bright.mean() == pytest.approx(clipped_normal_moments(0.9, 0.2)[0], abs=2e-3)
+
+
+def test_grid_lines_have_period_five_and_digits_stay_on_top(mnist_scenes):
+    images = mnist_scenes[0][:400]
+    gridded = scenes.add_grid(images, np.random.default_rng(6))
+    assert np.all(gridded >= images)
+    np.testing.assert_array_equal(gridded[gridded > 0.4], images[gridded > 0.4])
+    for scene in gridded:
+        lines = scene >= 0.4
+        full_rows = np.nonzero(lines.all(axis=1))[0]
+        full_cols = np.nonzero(lines.all(axis=0))[0]
+        assert len(full_rows) == 10 and len(full_cols) == 10
+        assert np.all(np.diff(full_rows) == 5) and np.all(np.diff(full_cols) == 5)
+        assert full_rows[0] < 5 and full_cols[0] < 5
+
+
+@pytest.mark.parametrize('suffix', ['', '.gz'])
+def test_idx_round_trip_raw_and_gzip(tmp_path, suffix):
+    array = np.random.default_rng(7).integers(0, 256, [5, 28, 28]).astype(np.uint8)
+    path = str(tmp_path / ('digits-idx3-ubyte' + suffix))
+    write_idx(path, array)
+    np.testing.assert_array_equal(read_idx(path), array)
+
+
+def test_truncated_idx_file_stops_with_one_line_naming_it(tmp_path):
+    path = str(tmp_path / 'train-images-idx3-ubyte')
+    write_idx(path, np.zeros([5, 28, 28], np.uint8))
+    with open(path, 'r+b') as f:
+        f.truncate(4 + 12 + 28 * 28 * 3)
+    with pytest.raises(DatasetError, match='train-images-idx3-ubyte.*truncated') as error:
+        read_idx(path)
+    assert '\n' not in str(error.value)
+
+
+def test_corrupt_gzip_stops_with_one_line_naming_it(tmp_path):
+    path = str(tmp_path / 't10k-images-idx3-ubyte.gz')
+    write_idx(path, np.zeros([5, 28, 28], np.uint8))
+    data = bytearray(open(path, 'rb').read())
+    data[20:40] = b'\xff' * 20
+    open(path, 'wb').write(bytes(data))
+    with pytest.raises(DatasetError, match='t10k-images-idx3-ubyte.gz is corrupt') as error:
+        read_idx(path)
+    assert '\n' not in str(error.value)
+
+
+def test_md5_mismatch_is_reported_and_match_accepted(tmp_path):
+    path = str(tmp_path / 'file.gz')
+    open(path, 'wb').write(b'some bytes')
+    verify_md5(path, md5sum(path))
+    with pytest.raises(DatasetError, match='md5'):
+        verify_md5(path, '0' * 32)
+
+
+def test_missing_mnist_offline_says_which_files_to_put_where(tmp_path):
+    with pytest.raises(DatasetError, match=r'put train-images-idx3-ubyte.gz, '
+                                           r't10k-images-idx3-ubyte.gz there') as error:
+        load_dataset('mnist', data_dir=str(tmp_path), mnist_dir=str(tmp_path / 'none'),
+                     download=False)
+    assert str(tmp_path / 'none') in str(error.value)
+
+
+def test_built_sets_are_cached_atomically_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__('datasets.core').core.SIZES, 'sprites', (80, 20))
+    train, test = load_dataset('sprites', data_dir=str(tmp_path), seed=3)
+    assert train.images.shape == (80, 50, 50, 1) and len(test) == 20
+    files = os.listdir(tmp_path)
+    assert len(files) == 1 and files[0].endswith('.npz') and 'seed3' in files[0]
+    again, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=3)
+    np.testing.assert_array_equal(again.images, train.images)
+    other, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=4)
+    assert not np.array_equal(other.images, train.images)
+    batch = next(iter(train.to_tf_dataset(batch_size=16, shuffle=True, seed=0)))
+    assert batch['images'].shape == (16, 50, 50, 1) and batch['boxes'].shape == (16, 2, 4)
