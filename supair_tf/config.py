@@ -1,0 +1,60 @@
+"""SuPAIR's hyper-parameters: one table of paper presets, overridable field by field."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class SupairConfig:
+    # Scene and objects (paper section 3; REFERENCE.md "Scene model")
+    scene_size: int = 50
+    patch_size: int = 28            # native object size A
+    steps: int = 3                  # N_max
+    lstm_units: int = 256
+    min_obj_scale: float = 0.3      # box width / A in [min, max]
+    max_obj_scale: float = 0.9
+    min_aspect: float = 0.75        # box height / width in [min, max]
+    max_aspect: float = 1.25
+    where_scale_max: float = 0.3    # std of q(z_where) is at most this
+    overlap_rate: float = 120.0     # Gamma(1, rate) penalty on each object's occluded share
+    count_decay: float = 0.7        # log p(N = n) = log 0.7 - 0.7 n
+    # SPNs (paper section 4.2)
+    background_model: bool = True   # False: the fixed Normal(0, 0.35) of the ablation
+    structure: str = 'random'       # or 'poon_domingos'
+    obj_var_range: tuple = (0.12, 0.35)
+    bg_var_range: tuple = (0.002, 0.12)
+    obj_gauss: int = 20
+    obj_sums: int = 20
+    bg_gauss: int = 6
+    bg_sums: int = 3
+    structure_seed: int = 0
+    # Training
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    epochs: int = 20
+
+    def replace(self, **overrides):
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f'unknown config fields: {", ".join(sorted(unknown))}')
+        return dataclasses.replace(self, **overrides)
+
+    def validate(self):
+        if self.structure not in ('random', 'poon_domingos'):
+            raise ValueError(f"structure must be 'random' or 'poon_domingos', got {self.structure!r}")
+        for name in ('obj_var_range', 'bg_var_range'):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f'{name} must satisfy 0 < min <= max, got {(lo, hi)}')
+        if self.batch_size < 1 or self.epochs < 0 or self.learning_rate <= 0:
+            raise ValueError('batch_size and learning_rate must be positive, epochs >= 0')
+        return self
+
+
+_DEFAULT = SupairConfig()
+# The per-data-set settings of the paper runs (the authors' experiment script).
+PRESETS = {
+    'mnist': _DEFAULT,
+    'sprites': _DEFAULT.replace(bg_var_range=(0.002, 0.16)),
+    'noisy_mnist': _DEFAULT.replace(bg_var_range=(0.002, 0.06), obj_var_range=(0.25, 0.35)),
+    'grid_mnist': _DEFAULT,
+}

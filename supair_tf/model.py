@@ -1,0 +1,161 @@
+"""SuPAIR (Stelzner, Peharz, Kersting, ICML 2019), read top to bottom like section 3:
+detect objects, cut out patches, build the masks, score with the SPNs, sum over N.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from rat_spn import RatSpn, RegionGraph
+from supair_tf.elbo import count_log_prior, enumerated_elbo
+from supair_tf.inference import InferenceNet
+from supair_tf.masks import cut_and_paste
+from supair_tf.transformer import transform
+
+tfd = tfp.distributions
+FIXED_BG_STD = 0.35  # the ablation's background: Normal(0, 0.35) per pixel
+
+
+def object_region_graph(config):
+    a = config.patch_size
+    if config.structure == 'poon_domingos':
+        return RegionGraph.poon_domingos(a, a, step=10, max_depth=2)
+    graph = RegionGraph(a * a, seed=config.structure_seed)
+    for _ in range(6):
+        graph.random_split(num_parts=2, num_recursions=2)
+    return graph
+
+
+def background_region_graph(config):
+    s = config.scene_size
+    if config.structure == 'poon_domingos':
+        return RegionGraph.poon_domingos(s, s, step=20, max_depth=2)
+    graph = RegionGraph(s * s, seed=config.structure_seed)
+    for _ in range(3):
+        graph.random_split(num_parts=2, num_recursions=1)
+    return graph
+
+
+def boxes_from_where(z_where, patch_size):
+    """(sx, sy, x, y) -> (y0, x0, y1, x1) in pixels: the box spans A*sx by A*sy."""
+    sx, sy, x, y = tf.unstack(z_where, axis=-1)
+    return tf.stack([y, x, y + patch_size * sy, x + patch_size * sx], axis=-1)
+
+
+class Supair(tf.Module):
+    """The SuPAIR model, its inference network and its optimiser."""
+
+    def __init__(self, config, seed=0, name='supair'):
+        super().__init__(name=name)
+        self.config = config.validate()
+        c = config
+        self.inference = InferenceNet(c)
+        self.object_spn = RatSpn(object_region_graph(c), c.obj_gauss, c.obj_sums, 1,
+                                 c.obj_var_range, name='object_spn')
+        self.background_spn = (RatSpn(background_region_graph(c), c.bg_gauss, c.bg_sums, 1,
+                                      c.bg_var_range, name='background_spn')
+                               if c.background_model else None)
+        self.optimizer = keras.optimizers.Adam(c.learning_rate)
+        self.noise = tf.random.Generator.from_seed(seed)
+        self.count_prior = count_log_prior(c.steps, c.count_decay)
+        self._build()
+        spec = tf.TensorSpec([None, c.scene_size, c.scene_size, 1], tf.float32)
+        self.train_step = tf.function(self._train_step, input_signature=[spec])
+        self._detect = tf.function(self._detect_graph, input_signature=[spec])
+        self._elbo = tf.function(self._elbo_graph, input_signature=[spec])
+
+    def _build(self):
+        c = self.config
+        self.inference(tf.zeros([1, c.scene_size, c.scene_size, 1]))
+        self.object_spn.build()
+        if self.background_spn is not None:
+            self.background_spn.build()
+        self.optimizer.build(self.model_variables)
+
+    @property
+    def model_variables(self):
+        parts = [self.inference, self.object_spn, self.background_spn]
+        return [v for part in parts if part is not None for v in part.trainable_variables]
+
+    def parameter_counts(self):
+        count = lambda layer: 0 if layer is None else int(  # noqa: E731
+            sum(np.prod(v.shape) for v in layer.trainable_variables))
+        counts = {'inference': count(self.inference), 'object_spn': count(self.object_spn),
+                  'background_spn': count(self.background_spn)}
+        counts['total'] = sum(counts.values())
+        return counts
+
+    # ---- the generative model's terms (section 3) -------------------------------------
+    def scene_terms(self, images, sample=True):
+        """Everything the ELBO and the pictures need, for images ``[b, H, W, 1]``."""
+        c = self.config
+        b = tf.shape(images)[0]
+        z_pres, where_mean, where_std = self.inference(images)
+        q_where = tfd.Normal(where_mean, where_std)
+        z_where = where_mean + where_std * self.noise.normal(tf.shape(where_mean)) \
+            if sample else where_mean                                         # [b, steps, 4]
+        log_q_where = tf.reduce_sum(q_where.log_prob(z_where), axis=[1, 2])
+
+        scene = images[..., 0]
+        patches, indicators = transform(scene, z_where, c.patch_size)         # [b, k, A, A]
+        visibility, bg_masks, overlap = cut_and_paste(z_where, indicators, c.patch_size)
+
+        # Object likelihood on the patch, occluded pixels marginalised, scaled by
+        # W_i H_i / A^2 = sx * sy (eq. 7).
+        area = c.patch_size * c.patch_size
+        object_ll = self.object_spn(tf.reshape(patches, [-1, area]),
+                                    marginalized=tf.reshape(1.0 - visibility, [-1, area]))
+        object_ll = tf.reshape(object_ll, [b, c.steps]) * z_where[..., 0] * z_where[..., 1]
+        overlap_lp = tfd.Gamma(1.0, c.overlap_rate).log_prob(overlap)
+
+        bg_ll = self.background_log_lik(scene, bg_masks)                      # [b, steps+1]
+        return dict(z_pres=z_pres, z_where=z_where, log_q_where=log_q_where, patches=patches,
+                    visibility=visibility, bg_masks=bg_masks, overlap=overlap,
+                    object_ll=object_ll, overlap_lp=overlap_lp, bg_ll=bg_ll)
+
+    def background_log_lik(self, scene, bg_masks):
+        """log p_bg of the pixels left visible by n objects, for every n: ``[b, steps + 1]``."""
+        pixels = self.config.scene_size ** 2
+        flat = tf.reshape(scene, [-1, 1, pixels])
+        n = self.config.steps + 1
+        masks = tf.reshape(bg_masks, [-1, n, pixels])                         # [b, n, P]
+        if self.background_spn is None:
+            log_pdf = tfd.Normal(0.0, FIXED_BG_STD).log_prob(flat)
+            return tf.reduce_sum(log_pdf * masks, axis=2)
+        scenes = tf.reshape(tf.repeat(flat, n, axis=1), [-1, pixels])
+        ll = self.background_spn(scenes, marginalized=tf.reshape(1.0 - masks, [-1, pixels]))
+        return tf.reshape(ll, [-1, n])
+
+    def _elbo_graph(self, images):
+        t = self.scene_terms(images)
+        return enumerated_elbo(t['z_pres'], t['object_ll'] + t['overlap_lp'], t['bg_ll'],
+                               t['log_q_where'], self.count_prior)
+
+    def elbo(self, images):
+        """Per-image ELBO ``[b]`` (one sample of z_where, N summed exactly)."""
+        return self._elbo(tf.convert_to_tensor(images, tf.float32))
+
+    # ---- inference --------------------------------------------------------------------
+    def _detect_graph(self, images):
+        z_pres, z_where, _ = self.inference(images)
+        return {'z_pres': z_pres, 'z_where': z_where,
+                'count': tf.reduce_sum(tf.cast(z_pres >= 0.5, tf.int32), axis=1),
+                'boxes': boxes_from_where(z_where, self.config.patch_size)}
+
+    def detect(self, images):
+        """Counts ``[b]``, z_pres ``[b, 3]``, mean z_where ``[b, 3, 4]``, boxes ``[b, 3, 4]``."""
+        return self._detect(tf.convert_to_tensor(images, tf.float32))
+
+    # ---- learning ---------------------------------------------------------------------
+    def loss_and_gradients(self, images):
+        with tf.GradientTape() as tape:
+            elbo = self._elbo_graph(images)
+            loss = -tf.reduce_mean(elbo)
+        return loss, tape.gradient(loss, self.model_variables), elbo
+
+    def _train_step(self, images):
+        """One Adam step on the negative mean ELBO (reference: Adam, lr 1e-3)."""
+        loss, grads, elbo = self.loss_and_gradients(images)
+        self.optimizer.apply_gradients(zip(grads, self.model_variables))
+        return loss, {'elbo': tf.reduce_mean(elbo)}

@@ -1,0 +1,52 @@
+"""Spatial transformer (Jaderberg et al. 2015) for SuPAIR's axis-aligned boxes.
+
+The patch grid ``u, v = linspace(0, A, A)`` maps to scene coordinates
+``x_s = sx * u + x`` and ``y_s = sy * v + y``; coordinates are clipped to
+``[0, size - 1.0001]`` and sampled bilinearly. Because the map is axis-aligned, the
+bilinear weights factorise into a row part and a column part: with the "tent"
+``T[k, j] = max(0, 1 - |j - s_k|)`` of each sample coordinate ``s_k``,
+
+    patch        = T_y  image  T_x^T                                  (two matmuls)
+    source score = clip((sum_k T_y[k, :]) outer (sum_k T_x[k, :]), 0, 1)
+
+which is exactly the bilinear gather, and the scatter-add of its weights back onto
+the scene grid (the soft object indicator I_i of the paper), without any gather.
+"""
+
+import tensorflow as tf
+
+
+def _tents(start, scale, patch_size, size):
+    """Bilinear weights ``[..., patch_size, size]`` of the samples ``start + scale * u``."""
+    grid = tf.linspace(0.0, float(patch_size), patch_size)
+    coords = start[..., None] * 1.0 + scale[..., None] * grid                  # [..., A]
+    coords = tf.clip_by_value(coords, 0.0, size - 1.0001)
+    pixels = tf.range(size, dtype=tf.float32)
+    return tf.nn.relu(1.0 - tf.abs(pixels - coords[..., None]))
+
+
+def box_samplers(z_where, patch_size, height, width, offset=0.0):
+    """Row and column tents ``[b, k, A, H]``, ``[b, k, A, W]`` of boxes ``(sx, sy, x, y)``."""
+    sx, sy, x, y = tf.unstack(z_where, axis=-1)
+    return (_tents(y + offset, sy, patch_size, height),
+            _tents(x + offset, sx, patch_size, width))
+
+
+@tf.function(reduce_retracing=True)
+def extract_patches(images, rows, cols):
+    """Patches ``[b, k, A, A]`` of images ``[b, H, W]`` through tents from ``box_samplers``."""
+    return tf.einsum('bkah,bhw,bkcw->bkac', rows, images, cols)
+
+
+@tf.function(reduce_retracing=True)
+def source_score(rows, cols):
+    """How much of each scene pixel the box samples, clipped to [0, 1]: ``[b, k, H, W]``."""
+    return tf.minimum(tf.reduce_sum(rows, 2)[..., :, None] * tf.reduce_sum(cols, 2)[..., None, :],
+                      1.0)
+
+
+def transform(images, z_where, patch_size):
+    """Bilinear patches ``[b, k, A, A]`` and source scores ``[b, k, H, W]``."""
+    height, width = images.shape[1], images.shape[2]
+    rows, cols = box_samplers(z_where, patch_size, height, width)
+    return extract_patches(images, rows, cols), source_score(rows, cols)

@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from supair_tf.masks import cut_and_paste
+from supair_tf.transformer import transform
+
+A = 28
+
+
+def gather_bilinear(image, where, patch_size=A):
+    """The textbook sampler: per patch pixel, gather 4 neighbours and scatter their weights."""
+    height, width = image.shape
+    sx, sy, x, y = where
+    grid = np.linspace(0, patch_size, patch_size)
+    patch = np.zeros([patch_size, patch_size])
+    score = np.zeros([height, width])
+    for v in range(patch_size):
+        for u in range(patch_size):
+            xs = np.clip(sx * grid[u] + x, 0, width - 1.0001)
+            ys = np.clip(sy * grid[v] + y, 0, height - 1.0001)
+            x0, y0 = int(np.floor(xs)), int(np.floor(ys))
+            for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+                w = (1 - abs(xs - (x0 + dx))) * (1 - abs(ys - (y0 + dy)))
+                patch[v, u] += w * image[y0 + dy, x0 + dx]
+                score[y0 + dy, x0 + dx] += w
+    return patch, np.minimum(score, 1.0)
+
+
+def test_factorised_sampler_equals_gather_and_scatter_bilinear():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 1, (2, 50, 50)).astype(np.float32)
+    # Boxes inside, across the edge, and far outside the scene (clipped coordinates).
+    where = np.array([[[0.5, 0.6, 10.3, 20.7], [0.9, 1.1, 30.2, 35.9], [0.3, 0.3, -5.0, 60.0]],
+                      [[0.7, 0.7, 0.0, 0.0], [0.45, 0.5, 44.9, 3.3], [0.8, 0.7, 12.5, 12.5]]],
+                     np.float32)
+    patches, scores = transform(images, where, A)
+    for b in range(2):
+        for k in range(3):
+            want_patch, want_score = gather_bilinear(images[b], where[b, k])
+            np.testing.assert_allclose(patches[b, k].numpy(), want_patch, atol=1e-4)
+            # float32 rounding of the 1.0001 clip margin, summed over 784 clipped samples
+            np.testing.assert_allclose(scores[b, k].numpy(), want_score, atol=1e-3)
+
+
+def test_extracting_a_linear_ramp_is_exact():
+    # Bilinear interpolation reproduces any function linear in (row, col) exactly.
+    rows, cols = np.mgrid[0:50, 0:50]
+    image = (0.01 * rows + 0.02 * cols).astype(np.float32)[None]
+    where = np.array([[[0.6, 0.5, 12.0, 7.5]]], np.float32)
+    patch = transform(image, where, A)[0].numpy()[0, 0]
+    grid = np.linspace(0, A, A)
+    want = 0.01 * (0.5 * grid[:, None] + 7.5) + 0.02 * (0.6 * grid[None, :] + 12.0)
+    np.testing.assert_allclose(patch, want, atol=1e-5)
+
+
+def test_extracting_a_square_returns_it_resized():
+    image = np.zeros([1, 50, 50], np.float32)
+    image[0, 10:31, 15:36] = 1.0  # a 21x21 square
+    where = np.array([[[20 / 28, 20 / 28, 15.0, 10.0]]], np.float32)  # its box, corner to corner
+    patch = transform(image, where, A)[0].numpy()[0, 0]
+    assert patch.min() > 0.99  # the whole patch is the square
+
+
+def test_source_score_of_an_inside_box_sums_to_its_area():
+    where = np.array([[[0.5, 0.75, 10.0, 5.0], [0.9, 0.9, 20.0, 20.0]]], np.float32)
+    _, scores = transform(np.zeros([1, 50, 50], np.float32), where, A)
+    for k in range(2):
+        sx, sy = where[0, k, :2]
+        width, height = A * sx, A * sy
+        # Interpolation blurs the border by at most one pixel on each side.
+        assert width * height <= scores[0, k].numpy().sum() <= (width + 2) * (height + 2)
+        assert scores[0, k].numpy().max() == pytest.approx(1.0)
+
+
+def test_masks_partition_the_scene():
+    where = np.array([[[0.5, 0.5, 5.0, 5.0], [0.6, 0.6, 12.0, 14.0], [0.4, 0.5, 30.0, 28.0]]],
+                     np.float32)
+    _, indicators = transform(np.zeros([1, 50, 50], np.float32), where, A)
+    visibility, bg, overlap = cut_and_paste(where, indicators, A)
+    bg, indicators = bg.numpy()[0], indicators.numpy()[0]
+    for n in range(4):
+        pasted = sum(bg[i] * indicators[i] for i in range(n))  # M_i = I_i prod_{j<i}(1 - I_j)
+        np.testing.assert_allclose(bg[n] + pasted, 1.0, atol=1e-6)
+    assert np.all(bg >= 0) and np.all(bg <= 1)
+    # The first object is in front of everything and inside the scene: fully visible.
+    assert overlap.numpy()[0, 0] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_an_object_behind_an_earlier_one_is_invisible():
+    where = np.array([[[0.9, 0.9, 10.0, 10.0], [0.4, 0.4, 18.0, 18.0], [0.3, 0.3, 40.0, 2.0]]],
+                     np.float32)
+    _, indicators = transform(np.zeros([1, 50, 50], np.float32), where, A)
+    visibility, _, overlap = cut_and_paste(where, indicators, A)
+    assert visibility.numpy()[0, 1].max() < 1e-5
+    assert overlap.numpy()[0, 1] == pytest.approx(1.0, abs=1e-5)
+    assert overlap.numpy()[0, 2] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_outside_the_scene_counts_as_unobserved():
+    where = np.array([[[0.5, 0.5, 40.0, 10.0]]], np.float32)  # 14 px wide from x=40: 4 px out
+    _, indicators = transform(np.zeros([1, 50, 50], np.float32), where, A)
+    visibility, _, overlap = cut_and_paste(where, indicators, A)
+    outside_share = (40 + 14 - 49) / 14  # scene pixels end at 49; padding is zero
+    assert overlap.numpy()[0, 0] == pytest.approx(outside_share, abs=0.08)
