@@ -57,7 +57,7 @@ class Supair(tf.Module):
                                       c.bg_var_range, name='background_spn')
                                if c.background_model else None)
         self.optimizer = keras.optimizers.Adam(c.learning_rate)
-        self.noise = tf.random.Generator.from_seed(seed)
+        self.seed = seed
         self.count_prior = count_log_prior(c.steps, c.count_decay)
         self._build()
         spec = tf.TensorSpec([None, c.scene_size, c.scene_size, 1], tf.float32)
@@ -87,14 +87,30 @@ class Supair(tf.Module):
         return counts
 
     # ---- the generative model's terms (section 3) -------------------------------------
-    def scene_terms(self, images, sample=True):
-        """Everything the ELBO and the pictures need, for images ``[b, H, W, 1]``."""
+    def where_noise(self, batch, step, replica=0, replicas=1):
+        """Standard normal noise ``[batch, steps, 4]`` for sampling z_where.
+
+        A function of (seed, step) only, drawn for the global batch and sliced per
+        replica: one device and several draw the same numbers, and a resumed run
+        draws what the interrupted one would have.
+        """
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
+        noise = tf.random.stateless_normal([batch * replicas, self.config.steps, 4], seed)
+        return noise[replica * batch:(replica + 1) * batch]
+
+    def scene_terms(self, images, noise=None, sample=True):
+        """Everything the ELBO and the pictures need, for images ``[b, H, W, 1]``.
+
+        ``noise`` (default: drawn for step -1) samples z_where by reparameterisation;
+        with ``sample=False`` z_where is the mean of q.
+        """
         c = self.config
         b = tf.shape(images)[0]
         z_pres, where_mean, where_std = self.inference(images)
         q_where = tfd.Normal(where_mean, where_std)
-        z_where = where_mean + where_std * self.noise.normal(tf.shape(where_mean)) \
-            if sample else where_mean                                         # [b, steps, 4]
+        if noise is None:
+            noise = self.where_noise(b, -1)
+        z_where = where_mean + where_std * noise if sample else where_mean   # [b, steps, 4]
         log_q_where = tf.reduce_sum(q_where.log_prob(z_where), axis=[1, 2])
 
         scene = images[..., 0]
@@ -127,8 +143,8 @@ class Supair(tf.Module):
         ll = self.background_spn(scenes, marginalized=tf.reshape(1.0 - masks, [-1, pixels]))
         return tf.reshape(ll, [-1, n])
 
-    def _elbo_graph(self, images):
-        t = self.scene_terms(images)
+    def _elbo_graph(self, images, noise=None):
+        t = self.scene_terms(images, noise)
         return enumerated_elbo(t['z_pres'], t['object_ll'] + t['overlap_lp'], t['bg_ll'],
                                t['log_q_where'], self.count_prior)
 
@@ -148,14 +164,21 @@ class Supair(tf.Module):
         return self._detect(tf.convert_to_tensor(images, tf.float32))
 
     # ---- learning ---------------------------------------------------------------------
-    def loss_and_gradients(self, images):
-        with tf.GradientTape() as tape:
-            elbo = self._elbo_graph(images)
-            loss = -tf.reduce_mean(elbo)
-        return loss, tape.gradient(loss, self.model_variables), elbo
-
     def _train_step(self, images):
-        """One Adam step on the negative mean ELBO (reference: Adam, lr 1e-3)."""
-        loss, grads, elbo = self.loss_and_gradients(images)
+        """One Adam step on the negative mean ELBO (reference: Adam, lr 1e-3).
+
+        Under a tf.distribute strategy each replica gets its share of the global
+        batch; the loss is the replica's part of the global mean, so that the
+        all-reduced gradients equal those of one device on the whole batch.
+        """
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        batch = tf.shape(images)[0]
+        noise = self.where_noise(batch, self.optimizer.iterations,
+                                 context.replica_id_in_sync_group, replicas)
+        with tf.GradientTape() as tape:
+            elbo = self._elbo_graph(images, noise)
+            loss = -tf.reduce_sum(elbo) / tf.cast(batch * replicas, tf.float32)
+        grads = tape.gradient(loss, self.model_variables)
         self.optimizer.apply_gradients(zip(grads, self.model_variables))
-        return loss, {'elbo': tf.reduce_mean(elbo)}
+        return loss, {'elbo': -loss}

@@ -1,0 +1,130 @@
+"""What run.py does: configure from flags, then train, evaluate or export."""
+
+import json
+import os
+import sys
+
+import tensorflow as tf
+from absl import logging
+
+from datasets import DatasetError, load_dataset
+from supair_tf.config import PRESETS
+from supair_tf.export import export_saved_model
+from supair_tf.flags import FLAGS, OVERRIDES
+from supair_tf.model import Supair
+from supair_tf.training import Trainer
+
+
+class UsageError(Exception):
+    """A problem with the command line or the run directory; one line says what to do."""
+
+
+def config_from_flags():
+    overrides = {}
+    for name in OVERRIDES:
+        value = getattr(FLAGS, name)
+        if value is None:
+            continue
+        if name.endswith('var_range'):
+            try:
+                value = tuple(float(v) for v in value)
+            except ValueError:
+                raise UsageError(f'--{name} takes two numbers, min,max; got {value}') from None
+            if len(value) != 2:
+                raise UsageError(f'--{name} takes two numbers, min,max; got {value}')
+        overrides[name] = value
+    try:
+        return PRESETS[FLAGS.dataset].replace(**overrides).validate()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def default_run_dir(config):
+    name = FLAGS.dataset + ('' if config.background_model else '_nobg')
+    name += '_pd' if config.structure == 'poon_domingos' else ''
+    return os.path.join('runs', f'{name}_seed{FLAGS.seed}')
+
+
+def prepare_run_dir(run_dir, config):
+    """Creates the run directory and records the settings; refuses other settings' runs."""
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        probe = os.path.join(run_dir, '.writable')
+        open(probe, 'w').close()
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError(f'cannot write to --run_dir={run_dir} ({e.strerror}); '
+                         'pass a writable folder') from None
+    settings = {'config': {k: list(v) if isinstance(v, tuple) else v
+                           for k, v in vars(config).items()},
+                'seed': FLAGS.seed, 'data_seed': FLAGS.data_seed, 'dataset': FLAGS.dataset}
+    path = os.path.join(run_dir, 'settings.json')
+    if os.path.exists(path):
+        with open(path) as f:
+            stored = json.load(f)
+        if {k: v for k, v in stored.items() if k != 'config'} != \
+                {k: v for k, v in settings.items() if k != 'config'} or \
+                {k: v for k, v in stored['config'].items() if k != 'epochs'} != \
+                {k: v for k, v in settings['config'].items() if k != 'epochs'}:
+            raise UsageError(f'{run_dir} holds a run with other settings ({path}); '
+                             'pass another --run_dir or the same flags')
+    with open(path, 'w') as f:
+        json.dump(settings, f, indent=1)
+    with open(os.path.join(run_dir, 'flags.txt'), 'w') as f:
+        f.write(FLAGS.flags_into_string())
+
+
+def make_strategy():
+    if FLAGS.strategy == 'default':
+        return tf.distribute.get_strategy()
+    if FLAGS.cpu_replicas and not tf.config.list_physical_devices('GPU'):
+        cpu = tf.config.list_physical_devices('CPU')[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.cpu_replicas)
+        return tf.distribute.MirroredStrategy(
+            [d.name for d in tf.config.list_logical_devices('CPU')])
+    return tf.distribute.MirroredStrategy()
+
+
+def run():
+    if FLAGS.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+    config = config_from_flags()
+    run_dir = FLAGS.run_dir or default_run_dir(config)
+    strategy = make_strategy()
+    prepare_run_dir(run_dir, config)
+    train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
+                               seed=FLAGS.data_seed)
+    with strategy.scope():
+        model = Supair(config, seed=FLAGS.seed)
+    counts = model.parameter_counts()
+    print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in counts.items()), flush=True)
+    trainer = Trainer(model, train, test, run_dir, seed=FLAGS.seed,
+                      steps_per_epoch=FLAGS.steps_per_epoch, strategy=strategy,
+                      evals_per_epoch=FLAGS.evals_per_epoch,
+                      checkpoint_seconds=FLAGS.checkpoint_seconds)
+    export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
+    if FLAGS.mode == 'train':
+        result = trainer.fit(config.epochs)
+    else:
+        if not trainer.restore():
+            raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
+        result = trainer.evaluate_now()
+    print(f"test count accuracy {result['test_count_acc']:.4f}, IoU {result['test_iou']:.3f}, "
+          f"ELBO {result['elbo']:.1f}; counts (rows: true 0-2, columns: found 0-3):\n"
+          f"{result['confusion']}")
+    if FLAGS.mode in ('train', 'export'):
+        export_saved_model(model, export_dir)
+        print(f'SavedModel written to {export_dir}')
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        sys.exit(f'error: unexpected arguments {" ".join(argv[1:])}; flags look like --name=value')
+    try:
+        run()
+    except (UsageError, DatasetError) as e:
+        sys.exit(f'error: {e}')
+    except KeyboardInterrupt:
+        sys.exit('stopped; the last checkpoint is kept: run the same command to resume')

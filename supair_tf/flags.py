@@ -1,0 +1,45 @@
+"""Every command-line flag of run.py, in one place."""
+
+from absl import flags
+
+from datasets import DATASETS
+
+flags.DEFINE_enum('dataset', 'sprites', DATASETS, 'benchmark to train on')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export'],
+                  'train (then export), evaluate the latest checkpoint, or only export it')
+flags.DEFINE_integer('epochs', None, 'epochs to train (preset: 20)', lower_bound=0)
+flags.DEFINE_integer('batch_size', None, 'scenes per batch (preset: 256)', lower_bound=1)
+flags.DEFINE_float('learning_rate', None, 'Adam learning rate (preset: 1e-3)', lower_bound=0)
+flags.DEFINE_integer('seed', 0, 'seed of initialisation, data order and sampling noise')
+flags.DEFINE_integer('data_seed', 42, 'seed of the generated data set (the reference used 42)')
+flags.DEFINE_integer('steps_per_epoch', None, 'cap on steps per epoch, for quick runs',
+                     lower_bound=1)
+flags.DEFINE_boolean('background_model', None,
+                     'learn a background SPN (preset: yes); --nobackground_model is the '
+                     'ablation with a fixed Normal(0, 0.35) background')
+flags.DEFINE_enum('structure', None, ['random', 'poon_domingos'],
+                  'SPN structure (preset: random)')
+flags.DEFINE_string('data_dir', '~/.cache/supair', 'where built data sets are cached')
+flags.DEFINE_string('mnist_dir', None, 'folder of the MNIST IDX files '
+                    '(default: $SUPAIR_MNIST_DIR, else DATA_DIR/mnist, else download)')
+flags.DEFINE_string('run_dir', None, 'checkpoints, logs and pictures '
+                    '(default: runs/DATASET[_nobg][_pd]_seedSEED); a run resumes from it')
+flags.DEFINE_string('export_dir', None, 'SavedModel folder (default: RUN_DIR/saved_model)')
+flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
+                  'default: one device; mirrored: tf.distribute over all visible GPUs')
+flags.DEFINE_integer('cpu_replicas', 0, 'with --strategy=mirrored and no GPU: split the CPU '
+                     'into this many logical devices (for testing)', lower_bound=0)
+flags.DEFINE_integer('evals_per_epoch', 4, 'test evaluations per epoch', lower_bound=1)
+flags.DEFINE_integer('checkpoint_seconds', 180, 'save a checkpoint at least this often',
+                     lower_bound=1)
+flags.DEFINE_integer('threads', 0, 'TensorFlow threads per op (0: one per core)', lower_bound=0)
+# Preset hyper-parameters (REFERENCE.md); unset flags keep the data set's preset.
+flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (preset: 256)')
+flags.DEFINE_float('overlap_rate', None, 'rate of the Gamma(1, rate) overlap penalty (120)')
+flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
+flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
+
+FLAGS = flags.FLAGS
+# Flag name -> config field, for the preset overrides.
+OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'structure',
+             'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range')

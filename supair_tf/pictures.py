@@ -1,0 +1,69 @@
+"""Pictures for people: inferred boxes on test scenes, and SPN reconstructions (Fig. 6)."""
+
+import numpy as np
+from PIL import Image
+
+from datasets.preview import draw_scenes
+
+
+def reconstruct_scenes(model, images):
+    """Rebuilds scenes from the SPNs (Vergari et al. 2018), as in the paper's Fig. 6.
+
+    The background SPN fills the pixels the detected objects cover (its MPE state,
+    observed pixels kept); each object's SPN reconstruction, resized to its box, is
+    pasted back to front. Returns ``[n, H, W, 1]`` in [0, 1].
+    """
+    c = model.config
+    terms = model.scene_terms(images, sample=False)
+    count = np.sum(terms['z_pres'].numpy() >= 0.5, axis=1)
+    z_where = terms['z_where'].numpy()
+    area, pixels = c.patch_size ** 2, c.scene_size ** 2
+    patches = terms['patches'].numpy().reshape(-1, area)
+    hidden = 1.0 - terms['visibility'].numpy().reshape(-1, area)
+    objects = model.object_spn.mpe_reconstruct(patches, hidden).reshape(
+        len(images), c.steps, c.patch_size, c.patch_size)
+    bg_masks = terms['bg_masks'].numpy()
+    scenes = np.asarray(images, np.float32).reshape(-1, pixels)
+    if model.background_spn is None:
+        background = scenes * bg_masks[np.arange(len(images)), count].reshape(-1, pixels)
+    else:
+        own_mask = bg_masks[np.arange(len(images)), count].reshape(-1, pixels)
+        background = model.background_spn.mpe_reconstruct(scenes, 1.0 - own_mask)
+    out = np.clip(background, 0, 1).reshape(-1, c.scene_size, c.scene_size)
+    for b in range(len(images)):
+        for i in reversed(range(count[b])):
+            sx, sy, x, y = z_where[b, i]
+            col, row = int(np.floor(x)), int(np.floor(y))
+            w, h = int(sx * c.patch_size), int(sy * c.patch_size)
+            if w <= 0 or h <= 0 or row < 0 or col < 0 or row + h > c.scene_size \
+                    or col + w > c.scene_size:
+                continue  # a box leaving the scene is not pasted
+            patch = Image.fromarray(np.clip(objects[b, i], 0, 1).astype(np.float32), mode='F')
+            out[b, row:row + h, col:col + w] = np.asarray(patch.resize((w, h), Image.BILINEAR))
+    return np.clip(out, 0, 1)[..., None]
+
+
+def inference_sheet(model, images, columns=8):
+    """Scenes with their inferred boxes, one colour per step."""
+    out = model.detect(images)
+    return draw_scenes(np.asarray(images), out['boxes'].numpy(), out['z_pres'].numpy() >= 0.5,
+                       columns=columns)
+
+
+def reconstruction_sheet(model, images, columns=8):
+    """Rows of scenes with boxes, each followed by a row of their reconstructions."""
+    out = model.detect(images)
+    present = out['z_pres'].numpy() >= 0.5
+    boxes = out['boxes'].numpy()
+    recon = reconstruct_scenes(model, images)
+    rows = []
+    for start in range(0, len(images), columns):
+        part = slice(start, start + columns)
+        rows.append(draw_scenes(np.asarray(images)[part], boxes[part], present[part], columns))
+        rows.append(draw_scenes(recon[part], boxes[part], present[part], columns))
+    sheet = Image.new('RGB', (rows[0].width, sum(r.height for r in rows)), 'white')
+    top = 0
+    for row in rows:
+        sheet.paste(row, (0, top))
+        top += row.height
+    return sheet

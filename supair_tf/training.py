@@ -1,0 +1,162 @@
+"""The training loop: Adam on the negative ELBO, with evaluation, logs and checkpoints.
+
+Resuming is exact: the step counter, optimiser state, sampling noise state and the
+accumulated training seconds live in the checkpoint, and each epoch's data order is
+a function of (seed, epoch), so a restarted run picks up the very batch it stopped at.
+"""
+
+import csv
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from supair_tf.evaluation import evaluate
+from supair_tf.pictures import inference_sheet, reconstruction_sheet
+
+CSV_FIELDS = ['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'elbo',
+              'train_elbo']
+
+
+def make_train_step(model, strategy=None):
+    """``step(images) -> (loss, metrics)``: the model's step, or split over the replicas."""
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        return model.train_step
+    replicas = strategy.num_replicas_in_sync
+
+    @tf.function
+    def distributed(per_replica_images):
+        losses, _ = strategy.run(model._train_step, args=(per_replica_images,))
+        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+        return loss, {'elbo': -loss}
+
+    def step(images):
+        per = len(images) // replicas
+        if per * replicas != len(images):
+            raise ValueError(f'a batch of {len(images)} does not split over {replicas} replicas')
+        shard = lambda ctx: tf.constant(  # noqa: E731
+            images[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per])
+        return distributed(strategy.experimental_distribute_values_from_function(shard))
+
+    return step
+
+
+class Trainer:
+    def __init__(self, model, train, test, run_dir, seed=0, steps_per_epoch=None, strategy=None,
+                 evals_per_epoch=4, checkpoint_seconds=180, verbose=1):
+        self.model, self.train, self.test = model, train, test
+        self.train_step = make_train_step(model, strategy)
+        self.run_dir, self.seed, self.verbose = run_dir, seed, verbose
+        self.batch_size = model.config.batch_size
+        full = len(train) // self.batch_size
+        self.steps_per_epoch = min(full, steps_per_epoch) if steps_per_epoch else full
+        if self.steps_per_epoch < 1:
+            raise ValueError(f'batch_size {self.batch_size} exceeds the {len(train)} training scenes')
+        self.eval_every = max(1, self.steps_per_epoch // max(1, evals_per_epoch))
+        self.checkpoint_seconds = checkpoint_seconds
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.checkpoint = tf.train.Checkpoint(model=model, step=self.step,
+                                              train_seconds=self.train_seconds)
+        self.manager = tf.train.CheckpointManager(self.checkpoint,
+                                                  os.path.join(run_dir, 'checkpoints'), 3)
+        self.writer = tf.summary.create_file_writer(os.path.join(run_dir, 'tensorboard'))
+
+    def restore(self):
+        """Continues from the newest checkpoint in the run directory, if any; returns its step."""
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        return int(self.step.numpy())
+
+    def batch_indices(self, epoch):
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.train))
+
+    def fit(self, epochs):
+        start = self.restore()
+        total = epochs * self.steps_per_epoch
+        if start:
+            self._say(f'resuming from step {start} of {total}')
+        try:
+            while int(self.step.numpy()) < total:
+                epoch = int(self.step.numpy()) // self.steps_per_epoch
+                self._run_epoch(epoch)
+                self.save()
+                self.log_evaluation(epoch + 1, pictures=True)
+        except KeyboardInterrupt:
+            self.save()
+            self._say(f'interrupted: saved step {int(self.step.numpy())}; run again to resume')
+            raise
+        return self.evaluate_now()
+
+    def _run_epoch(self, epoch):
+        order = self.batch_indices(epoch)
+        first = int(self.step.numpy()) - epoch * self.steps_per_epoch
+        bar = keras.utils.Progbar(self.steps_per_epoch, verbose=self.verbose,
+                                  stateful_metrics=['elbo'])
+        bar.update(first)
+        self._say(f'epoch {epoch + 1}')
+        last_save, elbos = time.time(), []
+        for k in range(first, self.steps_per_epoch):
+            batch = self.train.images[np.sort(order[k * self.batch_size:(k + 1) * self.batch_size])]
+            began = time.time()
+            loss, metrics = self.train_step(batch)
+            elbo = float(metrics['elbo'])  # waits for the step: the timing below is honest
+            self.train_seconds.assign_add(time.time() - began)
+            self.step.assign_add(1)
+            if not np.isfinite(elbo):
+                raise FloatingPointError(f'the ELBO became {elbo} at step {int(self.step.numpy())}')
+            elbos.append(elbo)
+            bar.update(k + 1, [('elbo', elbo)])
+            with self.writer.as_default(step=int(self.step.numpy())):
+                tf.summary.scalar('train/elbo', elbo)
+            if (k + 1) % self.eval_every == 0 and k + 1 < self.steps_per_epoch:
+                self._say('')  # leave the progress bar's line
+                self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch, train_elbo=elbos)
+            if time.time() - last_save > self.checkpoint_seconds:
+                self.save()
+                last_save = time.time()
+        self.epoch_train_elbo = float(np.mean(elbos)) if elbos else float('nan')
+
+    def save(self):
+        self.manager.save(checkpoint_number=int(self.step.numpy()))
+
+    def evaluate_now(self):
+        return evaluate(self.model, self.test)
+
+    def log_evaluation(self, epoch, train_elbo=None, pictures=False):
+        result = self.evaluate_now()
+        elbos = train_elbo if train_elbo is not None else [getattr(self, 'epoch_train_elbo',
+                                                                    float('nan'))]
+        row = {'epoch': round(float(epoch), 4), 'step': int(self.step.numpy()),
+               'train_seconds': round(float(self.train_seconds.numpy()), 2),
+               'test_count_acc': result['test_count_acc'], 'test_iou': result['test_iou'],
+               'elbo': result['elbo'], 'train_elbo': float(np.mean(elbos[-20:]))}
+        path = os.path.join(self.run_dir, 'metrics.csv')
+        new = not os.path.exists(path)
+        with open(path, 'a', newline='') as f:
+            writer = csv.DictWriter(f, CSV_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        with self.writer.as_default(step=row['step']):
+            for key in ('test_count_acc', 'test_iou', 'elbo'):
+                tf.summary.scalar(f'test/{key}', row[key])
+        self._say(f"step {row['step']} ({row['train_seconds']:.0f} s training): "
+                  f"test count accuracy {row['test_count_acc']:.4f}, IoU {row['test_iou']:.3f}, "
+                  f"test ELBO {row['elbo']:.1f}")
+        if pictures:
+            self.save_pictures(f"step{row['step']:07d}")
+        return result
+
+    def save_pictures(self, tag):
+        folder = os.path.join(self.run_dir, 'pictures')
+        os.makedirs(folder, exist_ok=True)
+        scenes = self.test.images[:16]
+        inference_sheet(self.model, scenes).save(os.path.join(folder, f'boxes_{tag}.png'))
+        reconstruction_sheet(self.model, scenes).save(os.path.join(folder, f'recon_{tag}.png'))
+
+    def _say(self, text):
+        if self.verbose:
+            print(text, flush=True)
