@@ -24,6 +24,9 @@ class SceneSet:
     def __len__(self):
         return len(self.counts)
 
+    def subset(self, n):
+        return SceneSet(self.images[:n], self.counts[:n], self.boxes[:n])
+
     def to_tf_dataset(self, batch_size=256, shuffle=True, seed=0, drop_remainder=False):
         """A prefetched ``tf.data`` pipeline of dicts with images, counts and boxes."""
         import tensorflow as tf

@@ -94,7 +94,9 @@ def run():
     strategy = make_strategy()
     prepare_run_dir(run_dir, config)
     train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
-                               seed=FLAGS.data_seed)
+                               seed=FLAGS.data_seed, download=FLAGS.download)
+    if FLAGS.test_scenes:
+        test = test.subset(FLAGS.test_scenes)
     with strategy.scope():
         model = Supair(config, seed=FLAGS.seed)
     counts = model.parameter_counts()

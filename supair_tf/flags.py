@@ -29,6 +29,9 @@ flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
                   'default: one device; mirrored: tf.distribute over all visible GPUs')
 flags.DEFINE_integer('cpu_replicas', 0, 'with --strategy=mirrored and no GPU: split the CPU '
                      'into this many logical devices (for testing)', lower_bound=0)
+flags.DEFINE_integer('test_scenes', None, 'evaluate on the first N test scenes only '
+                     '(default: all)', lower_bound=1)
+flags.DEFINE_boolean('download', True, 'download MNIST when its files are missing')
 flags.DEFINE_integer('evals_per_epoch', 4, 'test evaluations per epoch', lower_bound=1)
 flags.DEFINE_integer('checkpoint_seconds', 180, 'save a checkpoint at least this often',
                      lower_bound=1)

@@ -179,6 +179,8 @@ class Supair(tf.Module):
         with tf.GradientTape() as tape:
             elbo = self._elbo_graph(images, noise)
             loss = -tf.reduce_sum(elbo) / tf.cast(batch * replicas, tf.float32)
-        grads = tape.gradient(loss, self.model_variables)
+        # Dense gradients: every SPN parameter is used, and sparse (gathered) ones would
+        # take Adam's sparse path, whose all-reduce across replicas repeats indices.
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, self.model_variables)]
         self.optimizer.apply_gradients(zip(grads, self.model_variables))
         return loss, {'elbo': -loss}

@@ -1,0 +1,43 @@
+"""tf.distribute: a mirrored step over two logical CPU devices equals one device's step."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+SCRIPT = """
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices('CPU')[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from supair_tf import PRESETS, Supair
+from supair_tf.training import make_train_step
+
+config = PRESETS['sprites'].replace(batch_size=8)
+strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+with strategy.scope():
+    mirrored = Supair(config, seed=3)
+single = Supair(config, seed=3)
+for mine, theirs in zip(single.model_variables, mirrored.model_variables):
+    mine.assign(theirs.numpy())
+images = np.random.default_rng(0).uniform(0, 1, (8, 50, 50, 1)).astype(np.float32)
+step = make_train_step(mirrored, strategy)
+assert strategy.num_replicas_in_sync == 2
+for _ in range(2):
+    loss_mirrored = float(step(images)[0])
+    loss_single = float(single.train_step(images)[0])
+    print('losses', loss_single, loss_mirrored)
+    assert abs(loss_single - loss_mirrored) <= 1e-4 * abs(loss_single), (loss_single, loss_mirrored)
+worst = max(float(np.max(np.abs(a.numpy() - b.numpy())))
+            for a, b in zip(single.model_variables, mirrored.model_variables))
+print('largest parameter difference after two steps', worst)
+assert worst < 1e-4
+print('OK')
+"""
+
+
+def test_mirrored_step_over_two_cpu_devices_matches_one_device():
+    result = subprocess.run([sys.executable, '-c', SCRIPT], capture_output=True, text=True,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONPATH=ROOT),
+                            timeout=600)
+    assert result.returncode == 0 and 'OK' in result.stdout, result.stdout + result.stderr

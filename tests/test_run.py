@@ -1,0 +1,143 @@
+"""End to end: run.py trains, logs, checkpoints, resumes, exports; errors are one line."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONPATH=ROOT)
+
+
+def run_py(*args, check=True):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'run.py'), *args],
+                            capture_output=True, text=True, env=ENV, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f'run.py failed:\n{result.stdout}\n{result.stderr}')
+    return result
+
+
+def python(code):
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            env=ENV, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope='module')
+def small_sprites(tmp_path_factory):
+    """A data directory whose Sprites cache holds a small set (built by the real builder)."""
+    data_dir = str(tmp_path_factory.mktemp('data'))
+    python(f"""
+import datasets.core as core
+core.SIZES['sprites'] = (480, 96)
+train, test = core.load_dataset('sprites', data_dir={data_dir!r}, seed=42)
+import os, shutil
+name = os.listdir({data_dir!r})[0]
+core.SIZES['sprites'] = (40000, 10000)
+shutil.move(os.path.join({data_dir!r}, name),
+            os.path.join({data_dir!r}, core._cache_name('sprites', 42, None)))
+""")
+    return data_dir
+
+
+@pytest.fixture(scope='module')
+def trained_run(small_sprites, tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp('run'))
+    common = [f'--data_dir={small_sprites}', f'--run_dir={run_dir}', '--batch_size=16',
+              '--steps_per_epoch=10', '--evals_per_epoch=2', '--dataset=sprites']
+    first = run_py(*common, '--epochs=1')
+    second = run_py(*common, '--epochs=2')
+    return run_dir, first.stdout, second.stdout
+
+
+def read_metrics(run_dir):
+    with open(os.path.join(run_dir, 'metrics.csv')) as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_writes_metrics_checkpoints_pictures_and_settings(trained_run):
+    run_dir, first, _ = trained_run
+    assert 'parameters: inference 2,836,477, object_spn 286,560, background_spn 90,108, ' \
+           'total 3,213,145' in first
+    rows = read_metrics(run_dir)
+    assert [int(r['step']) for r in rows] == [5, 10, 15, 20]
+    for row in rows:
+        assert 0 <= float(row['test_count_acc']) <= 1 and np.isfinite(float(row['elbo']))
+    seconds = [float(r['train_seconds']) for r in rows]
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    assert any(f.startswith('ckpt-20') for f in os.listdir(os.path.join(run_dir, 'checkpoints')))
+    pictures = os.listdir(os.path.join(run_dir, 'pictures'))
+    assert {'boxes_step0000010.png', 'recon_step0000010.png', 'recon_step0000020.png'} <= \
+        set(pictures)
+    settings = json.load(open(os.path.join(run_dir, 'settings.json')))
+    assert settings['config']['bg_var_range'] == [0.002, 0.16]  # the Sprites preset
+    assert os.listdir(os.path.join(run_dir, 'tensorboard'))
+
+
+def test_a_second_run_resumes_where_the_first_stopped(trained_run):
+    _, first, second = trained_run
+    assert 'resuming' not in first
+    assert 'resuming from step 10 of 20' in second
+    assert 'epoch 1\n' not in second.replace('\r', '\n')
+
+
+def test_saved_model_serves_the_same_counts_in_a_fresh_process(trained_run, small_sprites):
+    run_dir, _, _ = trained_run
+    scenes = os.path.join(run_dir, 'scenes.npy')
+    from datasets import load_dataset
+    _, test = load_dataset('sprites', data_dir=small_sprites)
+    np.save(scenes, test.images[:64])
+    loaded = json.loads(python(f"""
+import json, numpy as np, tensorflow as tf
+model = tf.saved_model.load({os.path.join(run_dir, 'saved_model')!r})
+images = np.load({scenes!r})
+out = model.detect(images)
+elbo = model.elbo(images)
+print(json.dumps({{'count': out['count'].numpy().tolist(), 'boxes': out['boxes'].numpy().tolist(),
+                  'elbo': elbo.numpy().tolist()}}))
+"""))
+    from supair_tf import PRESETS, Supair
+    import tensorflow as tf
+    model = Supair(PRESETS['sprites'].replace(batch_size=16))
+    checkpoint = tf.train.Checkpoint(model=model)
+    checkpoint.restore(tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))) \
+        .expect_partial()
+    out = model.detect(test.images[:64])
+    np.testing.assert_array_equal(loaded['count'], out['count'].numpy())
+    np.testing.assert_allclose(loaded['boxes'], out['boxes'].numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(loaded['elbo'], model.elbo(test.images[:64]).numpy(), rtol=1e-4)
+
+
+def test_saved_model_rejects_images_of_the_wrong_shape_or_dtype(trained_run):
+    run_dir, _, _ = trained_run
+    # numpy arrays are cast to the signature's dtype; tensors of another dtype are refused
+    for bad in ('np.zeros([2, 28, 28, 1], np.float32)', 'tf.zeros([2, 50, 50, 1], tf.int32)'):
+        code = f"""
+import numpy as np, tensorflow as tf
+model = tf.saved_model.load({os.path.join(run_dir, 'saved_model')!r})
+try:
+    model.detect({bad})
+except (TypeError, ValueError) as e:
+    print('rejected:', str(e).splitlines()[0])
+"""
+        assert 'rejected' in python(code)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--dataset=mnist', '--mnist_dir=/nonexistent', '--nodownload'],
+     'MNIST file train-images-idx3-ubyte(.gz) not found in /nonexistent'),
+    (['--run_dir=/proc/no_such_run'], 'cannot write to --run_dir=/proc/no_such_run'),
+    (['--bg_var_range=0.5'], '--bg_var_range takes two numbers'),
+    (['--dataset=cifar'], 'flag --dataset=cifar'),
+])
+def test_bad_input_stops_with_one_line(args, message, tmp_path):
+    result = run_py(f'--data_dir={tmp_path}', f'--run_dir={tmp_path / "run"}', *args,
+                    check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert 'Traceback' not in result.stderr
