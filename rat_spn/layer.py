@@ -99,6 +99,11 @@ class RatSpn(keras.layers.Layer):
             self.leaf_entry[r, len(region):] = sum(len(x) for x in leaves)
             count += len(region)
         self.num_leaf_entries = count
+        # The same parameters seen from the items: entry of (item, leaf region), or padding.
+        self.item_region_entry = np.full([self.num_items, len(leaves)], count, np.int32)
+        for r, region in enumerate(leaves):
+            self.item_region_entry[list(region), r] = self.leaf_entry[r, :len(region)]
+        self.item_in_region = (self.item_region_entry < count).astype(np.float32)
         self.levels = [
             _SumLevel(layer, self.region_graph.partitions_of, index, sizes, self.width,
                       self.num_classes if k == len(region_layers) - 1 else self.num_sums)
@@ -158,20 +163,27 @@ class RatSpn(keras.layers.Layer):
         return x, marginalized
 
     def _leaf_level(self, x, marginalized):
-        """Log-densities of all leaf regions, ``[batch, leaf regions, num_gauss]``."""
+        """Log-densities of all leaf regions, ``[batch, leaf regions, num_gauss]``.
+
+        One matmul: ``[w x^2, w x, w]`` of every item ``[b, 3D]`` against the natural
+        parameters ``[3D, regions * G]``, zero where an item is not in a region.
+        """
         keep = 1.0 - tf.clip_by_value(marginalized, 0.0, 1.0)
-        zero = tf.zeros_like(x[:, :1])
-        x = tf.gather(tf.concat([x, zero], 1), self.leaf_items, axis=1)      # [b, R, S]
-        keep = tf.gather(tf.concat([keep, zero], 1), self.leaf_items, axis=1)
-        stats = tf.stack([keep * x * x, keep * x, keep], axis=-1)              # [b, R, S, 3]
-        mean, var = self.leaf_parameters()                                     # [R, S, G]
+        stats = tf.concat([keep * x * x, keep * x, keep], axis=1)               # [b, 3D]
+        natural = self._natural_parameters()                                   # [3D, R*G]
+        return tf.reshape(tf.matmul(stats, natural), [-1, len(self.leaf_items), self.num_gauss])
+
+    def _natural_parameters(self):
+        """Gaussian natural parameters laid out item by region, ``[3 D, R * G]``."""
+        pad = tf.zeros([1, self.num_gauss])
+        mean = tf.gather(tf.concat([self.means, pad], 0), self.item_region_entry)  # [D, R, G]
+        lo, hi = self.var_range
+        var = lo + (hi - lo) * tf.sigmoid(tf.gather(tf.concat([self.var_params, pad], 0),
+                                                    self.item_region_entry))
+        member = self.item_in_region[..., None]
         natural = tf.stack([-0.5 / var, mean / var,
-                            -0.5 * mean * mean / var - 0.5 * tf.math.log(2 * math.pi * var)],
-                           axis=2)                                             # [R, S, 3, G]
-        num_regions, size = self.leaf_items.shape
-        stats = tf.reshape(stats, [-1, num_regions, size * 3])
-        natural = tf.reshape(natural, [num_regions, size * 3, self.num_gauss])
-        return tf.einsum('brq,rqg->brg', stats, natural)
+                            -0.5 * mean * mean / var - 0.5 * tf.math.log(2 * math.pi * var)])
+        return tf.reshape(natural * member, [3 * self.num_items, -1])
 
     def _children(self, values, level):
         """Left and right child vectors of every partition, ``[batch, R, P, width]``."""

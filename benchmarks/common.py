@@ -1,0 +1,40 @@
+"""Shared helpers of the benchmarks: thread settings and a median timer."""
+
+import os
+import sys
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(int(os.environ.get('BENCH_THREADS', 2)))
+tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def median_seconds(fn, repeats, warmup=2):
+    """Median wall time of ``fn()`` (which must block until its work is done)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def interleaved_medians(fns, repeats, warmup=2):
+    """Median seconds of each of ``fns``, run in turns so that load affects all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
