@@ -35,7 +35,10 @@ def box_samplers(z_where, patch_size, height, width, offset=0.0):
 @tf.function(reduce_retracing=True)
 def extract_patches(images, rows, cols):
     """Patches ``[b, k, A, A]`` of images ``[b, H, W]`` through tents from ``box_samplers``."""
-    return tf.einsum('bkah,bhw,bkcw->bkac', rows, images, cols)
+    b, k, a, height = tf.unstack(tf.shape(rows))
+    sampled_rows = tf.matmul(tf.reshape(rows, [b, k * a, height]), images)    # [b, k*A, W]
+    sampled_rows = tf.reshape(sampled_rows, [b, k, a, tf.shape(images)[2]])
+    return tf.matmul(sampled_rows, cols, transpose_b=True)                     # [b, k, A, A]
 
 
 @tf.function(reduce_retracing=True)
