@@ -56,6 +56,7 @@ class Trainer:
             raise ValueError(f'batch_size {self.batch_size} exceeds the {len(train)} training scenes')
         self.eval_every = max(1, self.steps_per_epoch // max(1, evals_per_epoch))
         self.checkpoint_seconds = checkpoint_seconds
+        self.recent_elbos = []  # training ELBOs of the current epoch
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         self.checkpoint = tf.train.Checkpoint(model=model, step=self.step,
@@ -97,7 +98,8 @@ class Trainer:
                                   stateful_metrics=['elbo'])
         bar.update(first)
         self._say(f'epoch {epoch + 1}')
-        last_save, elbos = time.time(), []
+        last_save = time.time()
+        elbos = self.recent_elbos = []
         for k in range(first, self.steps_per_epoch):
             batch = self.train.images[np.sort(order[k * self.batch_size:(k + 1) * self.batch_size])]
             began = time.time()
@@ -113,11 +115,10 @@ class Trainer:
                 tf.summary.scalar('train/elbo', elbo)
             if (k + 1) % self.eval_every == 0 and k + 1 < self.steps_per_epoch:
                 self._say('')  # leave the progress bar's line
-                self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch, train_elbo=elbos)
+                self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch)
             if time.time() - last_save > self.checkpoint_seconds:
                 self.save()
                 last_save = time.time()
-        self.epoch_train_elbo = float(np.mean(elbos)) if elbos else float('nan')
 
     def save(self):
         self.manager.save(checkpoint_number=int(self.step.numpy()))
@@ -125,10 +126,10 @@ class Trainer:
     def evaluate_now(self):
         return evaluate(self.model, self.test)
 
-    def log_evaluation(self, epoch, train_elbo=None, pictures=False):
+    def log_evaluation(self, epoch, pictures=False):
+        """Appends a metrics.csv row; train_elbo is the mean of the last 20 batches."""
         result = self.evaluate_now()
-        elbos = train_elbo if train_elbo is not None else [getattr(self, 'epoch_train_elbo',
-                                                                    float('nan'))]
+        elbos = self.recent_elbos or [float('nan')]
         row = {'epoch': round(float(epoch), 4), 'step': int(self.step.numpy()),
                'train_seconds': round(float(self.train_seconds.numpy()), 2),
                'test_count_acc': result['test_count_acc'], 'test_iou': result['test_iou'],
