@@ -17,23 +17,14 @@ tfd = tfp.distributions
 FIXED_BG_STD = 0.35  # the ablation's background: Normal(0, 0.35) per pixel
 
 
-def object_region_graph(config):
-    a = config.patch_size
+def region_graph(config, side, splits, depth, step):
+    """A ``side x side`` image's region graph: ``splits`` random splits ``depth`` deep,
+    or Poon-Domingos cuts every ``step`` pixels (depth 2) when the config asks for them."""
     if config.structure == 'poon_domingos':
-        return RegionGraph.poon_domingos(a, a, step=10, max_depth=2)
-    graph = RegionGraph(a * a, seed=config.structure_seed)
-    for _ in range(6):
-        graph.random_split(num_parts=2, num_recursions=2)
-    return graph
-
-
-def background_region_graph(config):
-    s = config.scene_size
-    if config.structure == 'poon_domingos':
-        return RegionGraph.poon_domingos(s, s, step=20, max_depth=2)
-    graph = RegionGraph(s * s, seed=config.structure_seed)
-    for _ in range(3):
-        graph.random_split(num_parts=2, num_recursions=1)
+        return RegionGraph.poon_domingos(side, side, step=step, max_depth=2)
+    graph = RegionGraph(side * side, seed=config.structure_seed)
+    for _ in range(splits):
+        graph.random_split(num_parts=2, num_recursions=depth)
     return graph
 
 
@@ -51,10 +42,11 @@ class Supair(tf.Module):
         self.config = config.validate()
         c = config
         self.inference = InferenceNet(c)
-        self.object_spn = RatSpn(object_region_graph(c), c.obj_gauss, c.obj_sums, 1,
-                                 c.obj_var_range, name='object_spn')
-        self.background_spn = (RatSpn(background_region_graph(c), c.bg_gauss, c.bg_sums, 1,
-                                      c.bg_var_range, name='background_spn')
+        # The paper's structures: 6 splits, 2 deep, for objects; 3, 1 deep, for the background.
+        self.object_spn = RatSpn(region_graph(c, c.patch_size, 6, 2, step=10), c.obj_gauss,
+                                 c.obj_sums, 1, c.obj_var_range, name='object_spn')
+        self.background_spn = (RatSpn(region_graph(c, c.scene_size, 3, 1, step=20), c.bg_gauss,
+                                      c.bg_sums, 1, c.bg_var_range, name='background_spn')
                                if c.background_model else None)
         self.optimizer = keras.optimizers.Adam(c.learning_rate)
         self.seed = seed
