@@ -141,3 +141,32 @@ def test_bad_input_stops_with_one_line(args, message, tmp_path):
     assert result.returncode != 0
     assert message in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprites, tmp_path):
+    import re
+    import signal
+    import time
+    run_dir = tmp_path / 'killed'
+    args = [sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={small_sprites}',
+            f'--run_dir={run_dir}', '--batch_size=16', '--steps_per_epoch=30', '--epochs=3',
+            '--evals_per_epoch=1', '--checkpoint_seconds=1', '--test_scenes=32']
+    process = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = run_dir / 'checkpoints'
+    deadline = time.time() + 600
+    saved = []
+    while time.time() < deadline and process.poll() is None:
+        saved = [int(m.group(1)) for f in (os.listdir(checkpoints) if checkpoints.exists() else [])
+                 if (m := re.match(r'ckpt-(\d+)\.index$', f))]
+        if saved and max(saved) >= 5:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert saved and max(saved) >= 5, 'no checkpoint was written before the kill'
+    time.sleep(0.5)
+    latest = max(int(m.group(1)) for f in os.listdir(checkpoints)
+                 if (m := re.match(r'ckpt-(\d+)\.index$', f)))
+    resumed = run_py(*args[2:], '--epochs=1')
+    assert f'resuming from step {latest} of 30' in resumed.stdout
+    assert latest >= max(saved)
