@@ -79,6 +79,7 @@ class Trainer:
         total = epochs * self.steps_per_epoch
         if start:
             self._say(f'resuming from step {start} of {total}')
+            self._forget_metrics_after(start)
         try:
             while int(self.step.numpy()) < total:
                 epoch = int(self.step.numpy()) // self.steps_per_epoch
@@ -119,6 +120,19 @@ class Trainer:
             if time.time() - last_save > self.checkpoint_seconds:
                 self.save()
                 last_save = time.time()
+
+    def _forget_metrics_after(self, step):
+        """Drops metrics.csv rows logged after the checkpoint a run resumes from."""
+        path = os.path.join(self.run_dir, 'metrics.csv')
+        if not os.path.exists(path):
+            return
+        with open(path, newline='') as f:
+            rows = list(csv.DictReader(f))
+        with open(path + '.tmp', 'w', newline='') as f:
+            writer = csv.DictWriter(f, CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows(r for r in rows if int(r['step']) <= step)
+        os.replace(path + '.tmp', path)
 
     def save(self):
         self.manager.save(checkpoint_number=int(self.step.numpy()))

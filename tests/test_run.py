@@ -170,3 +170,5 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprite
     resumed = run_py(*args[2:], '--epochs=1')
     assert f'resuming from step {latest} of 30' in resumed.stdout
     assert latest >= max(saved)
+    steps = [int(r['step']) for r in read_metrics(str(run_dir))]
+    assert steps == sorted(set(steps))  # rows after the checkpoint were dropped, not repeated
