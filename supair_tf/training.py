@@ -54,7 +54,9 @@ class Trainer:
         self.steps_per_epoch = min(full, steps_per_epoch) if steps_per_epoch else full
         if self.steps_per_epoch < 1:
             raise ValueError(f'batch_size {self.batch_size} exceeds the {len(train)} training scenes')
-        self.eval_every = max(1, self.steps_per_epoch // max(1, evals_per_epoch))
+        # Steps (within an epoch) after which to evaluate; the epoch's end is always one.
+        self.eval_steps = {round(self.steps_per_epoch * j / evals_per_epoch)
+                           for j in range(1, evals_per_epoch)} - {0, self.steps_per_epoch}
         self.checkpoint_seconds = checkpoint_seconds
         self.recent_elbos = []  # training ELBOs of the current epoch
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -114,7 +116,7 @@ class Trainer:
             bar.update(k + 1, [('elbo', elbo)])
             with self.writer.as_default(step=int(self.step.numpy())):
                 tf.summary.scalar('train/elbo', elbo)
-            if (k + 1) % self.eval_every == 0 and k + 1 < self.steps_per_epoch:
+            if k + 1 in self.eval_steps:
                 self._say('')  # leave the progress bar's line
                 self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch)
             if time.time() - last_save > self.checkpoint_seconds:

@@ -172,3 +172,15 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprite
     assert latest >= max(saved)
     steps = [int(r['step']) for r in read_metrics(str(run_dir))]
     assert steps == sorted(set(steps))  # rows after the checkpoint were dropped, not repeated
+
+
+def test_evaluations_per_epoch_are_as_many_as_asked(tmp_path):
+    from supair_tf.training import Trainer
+    from datasets.core import SceneSet
+    from supair_tf import PRESETS, Supair
+    empty = SceneSet(np.zeros([234 * 4, 50, 50, 1], np.float32), np.zeros(234 * 4, np.int32),
+                     np.zeros([234 * 4, 2, 4], np.float32))
+    model = Supair(PRESETS['mnist'].replace(batch_size=4))
+    for per_epoch, steps in ((4, [58, 117, 176]), (1, []), (2, [117])):
+        trainer = Trainer(model, empty, empty, str(tmp_path), evals_per_epoch=per_epoch)
+        assert sorted(trainer.eval_steps) == steps
