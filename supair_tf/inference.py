@@ -23,11 +23,14 @@ class RepeatedInputLSTM(keras.layers.Layer):
 
     def build(self, input_shape):
         width = 4 * self.units
-        glorot = keras.initializers.GlorotUniform()
+        # TF1's BasicLSTMCell (the reference) keeps ONE kernel over [input, h] and gives it
+        # one Glorot-uniform limit; split here into its input and recurrent rows.
+        limit = float(np.sqrt(6.0 / (input_shape[-1] + self.units + width)))
+        uniform = keras.initializers.RandomUniform(-limit, limit)
         self.kernel = self.add_weight(name='kernel', shape=(input_shape[-1], width),
-                                      initializer=glorot)
+                                      initializer=uniform)
         self.recurrent_kernel = self.add_weight(name='recurrent_kernel',
-                                                shape=(self.units, width), initializer=glorot)
+                                                shape=(self.units, width), initializer=uniform)
         # Forget-gate bias 1 at the start, as TF1's BasicLSTMCell added it.
         forget_one = np.zeros(width, np.float32)
         forget_one[self.units:2 * self.units] = 1.0

@@ -38,7 +38,10 @@ class Supair(tf.Module):
     """The SuPAIR model, its inference network and its optimiser."""
 
     def __init__(self, config, seed=0, name='supair'):
+        """``seed`` fixes the initial parameters (it seeds Keras' global generators before
+        building) and the z_where noise of every training step."""
         super().__init__(name=name)
+        keras.utils.set_random_seed(seed)
         self.config = config.validate()
         c = config
         self.inference = InferenceNet(c)
@@ -48,7 +51,8 @@ class Supair(tf.Module):
         self.background_spn = (RatSpn(region_graph(c, c.scene_size, 3, 1, step=20), c.bg_gauss,
                                       c.bg_sums, 1, c.bg_var_range, name='background_spn')
                                if c.background_model else None)
-        self.optimizer = keras.optimizers.Adam(c.learning_rate)
+        # epsilon 1e-8: TF1's AdamOptimizer default, which the reference trained with.
+        self.optimizer = keras.optimizers.Adam(c.learning_rate, epsilon=1e-8)
         self.seed = seed
         self.count_prior = count_log_prior(c.steps, c.count_decay)
         self._build()

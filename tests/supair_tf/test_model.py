@@ -75,3 +75,12 @@ def test_train_step_traces_once_and_learns_to_count_sprites(sprite_data):
     print(f'test ELBO {before:.1f} -> {after:.1f}, count accuracy {accuracy:.3f}')
     assert after > before + 200
     assert accuracy > 0.55  # chance is 1/3 (counts uniform over 0, 1, 2)
+
+
+def test_seed_fixes_the_initial_parameters():
+    def parameters(seed):
+        return [v.numpy() for v in Supair(PRESETS['mnist'], seed=seed).model_variables]
+    first, again, other = parameters(3), parameters(3), parameters(4)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not any(np.array_equal(a, b) for a, b in zip(first, other)
+                   if len(np.unique(a)) > 2)  # randomly initialised ones
