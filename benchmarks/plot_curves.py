@@ -1,8 +1,9 @@
 """Learning curves like the paper's Fig. 5: test count accuracy against training seconds.
 
-    python benchmarks/plot_curves.py --runs=runs --out=docs/learning_curves.png
+    python benchmarks/plot_curves.py --runs runs [more_runs ...] --out=docs/learning_curves.png
 
-Reads RUNS/*/metrics.csv; writes the PNG (one panel per data set, the ablations
+Reads RUNS/*/metrics.csv (a run named in a later folder replaces the same name in an
+earlier one); writes the PNG (one panel per data set, the ablations
 dashed) and, beside it, one CSV with every run's points.
 """
 
@@ -56,12 +57,14 @@ def panel(name, runs):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--runs', default='runs')
+    parser.add_argument('--runs', nargs='+', default=['runs'])
     parser.add_argument('--out', default='docs/learning_curves.png')
     args = parser.parse_args()
-    runs = read_runs(args.runs)
+    runs = {}
+    for folder in args.runs:
+        runs.update(read_runs(folder))
     if not runs:
-        raise SystemExit(f'error: no {args.runs}/*/metrics.csv found')
+        raise SystemExit(f'error: no */metrics.csv found in {" ".join(args.runs)}')
     sheet = Image.new('RGB', (2 * W, 2 * H), 'white')
     for k, name in enumerate(DATASETS):
         mine = {r: p for r, p in runs.items() if r.split('_seed')[0].replace('_nobg', '')
