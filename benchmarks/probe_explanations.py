@@ -1,52 +1,62 @@
 """Diagnosis: does a trained model score its own boxes above the ground-truth box?
 
-    python benchmarks/probe_explanations.py RUN_DIR DATASET
+    SUPAIR_MNIST_DIR=../shared/mnist python benchmarks/probe_explanations.py RUN_DIR DATASET
 
-On 300 single-object test scenes, compares log p(x, z | N=n) for the model's own
-boxes and count with that for the one ground-truth box, under the trained SPNs.
+On the first 300 one-object test scenes, compares log p(x, z | N = n) under the trained
+SPNs for the model's own boxes and count with that for the single ground-truth box.
 """
-import sys, numpy as np, tensorflow as tf
-sys.path.insert(0, __import__('os').path.dirname(__import__('os').path.dirname(__import__('os').path.abspath(__file__))))
-tf.config.threading.set_intra_op_parallelism_threads(1)
-from supair_tf import PRESETS, Supair
-from supair_tf.transformer import transform
-from supair_tf.masks import cut_and_paste
-from datasets import load_dataset
-import tensorflow_probability as tfp
-run, name = sys.argv[1], sys.argv[2]
-model = Supair(PRESETS[name].replace(background_model='nobg' not in run))
-tf.train.Checkpoint(model=model).restore(tf.train.latest_checkpoint(run + '/checkpoints')).expect_partial()
-_, test = load_dataset(name, mnist_dir=__import__('os').environ.get('SUPAIR_MNIST_DIR'))
-one = np.nonzero(test.counts == 1)[0][:300]
-images = test.images[one]
-c = model.config
 
-def log_joint(z_where, n):
-    """log p(x, z | N=n) for given boxes, the model's SPNs."""
-    scene = images[..., 0]
-    patches, ind = transform(scene, z_where, 28)
-    vis, bg, overlap = cut_and_paste(z_where, ind, 28)
-    obj = model.object_spn(tf.reshape(patches, [-1, 784]), marginalized=tf.reshape(1 - vis, [-1, 784]))
-    obj = tf.reshape(obj, [len(scene), -1]) * z_where[..., 0] * z_where[..., 1]
-    ov = tfp.distributions.Gamma(1.0, c.overlap_rate).log_prob(overlap)
-    bgll = model.background_log_lik(scene, bg)
-    terms = tf.concat([tf.zeros_like(obj[:, :1]), tf.cumsum(obj + ov, axis=1)], 1) + bgll + model.count_prior
-    return terms[:, n].numpy(), obj.numpy(), bgll.numpy()
+import os
+import sys
 
-out = model.detect(images)
-own = out['z_where'].numpy()
-own_n = out['count'].numpy()
-b = test.boxes[one, 0]
-gt = np.zeros_like(own)
-gt[:, 0] = np.stack([(b[:, 3] - b[:, 1]) / 28, (b[:, 2] - b[:, 0]) / 28, b[:, 1], b[:, 0]], -1)
-gt[:, 1:] = own[:, 1:]
-lj_own = np.array([log_joint(own, n)[0] for n in range(4)])[own_n, np.arange(len(one))]
-lj_gt1, obj_gt, bg_gt = log_joint(gt, 1)
-_, obj_own, bg_own = log_joint(own, 1)
-print('model counts on 1-digit scenes:', np.bincount(own_n, minlength=4))
-print('mean log p(x,z|n) own boxes, own n:', lj_own.mean().round(1))
-print('mean log p(x,z|1) ground-truth box  :', lj_gt1.mean().round(1))
-print('share where GT scores higher:', np.mean(lj_gt1 > lj_own).round(3))
-print('obj term own step0/1:', obj_own[:, :2].mean(0).round(1), ' gt step0:', obj_gt[:, 0].mean().round(1))
-print('bg ll n=1 own:', bg_own[:, 1].mean().round(1), ' gt:', bg_gt[:, 1].mean().round(1), ' n=2 own:', bg_own[:, 2].mean().round(1))
-print('own box sizes sx step0/1:', own[:, :2, 0].mean(0).round(2), ' gt sx:', gt[:, 0, 0].mean().round(2))
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets import load_dataset  # noqa: E402
+from supair_tf import PRESETS, Supair  # noqa: E402
+from supair_tf.elbo import log_joint_by_count  # noqa: E402
+
+
+def score(model, scenes, z_where):
+    """log p(x, z | N = n) ``[b, steps + 1]``, object terms ``[b, steps]``, background ``[b, steps + 1]``."""
+    t = model.box_terms(scenes, tf.constant(z_where, tf.float32))
+    joint = log_joint_by_count(t['object_ll'] + t['overlap_lp'], t['bg_ll'], model.count_prior)
+    return joint.numpy(), t['object_ll'].numpy(), t['bg_ll'].numpy()
+
+
+def main(run_dir, name):
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    model = Supair(PRESETS[name].replace(background_model='nobg' not in run_dir))
+    checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
+    tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
+    _, test = load_dataset(name, mnist_dir=os.environ.get('SUPAIR_MNIST_DIR'))
+    one = np.nonzero(test.counts == 1)[0][:300]
+    images = test.images[one]
+    scenes = images[..., 0]
+
+    found = model.detect(images)
+    own, own_n = found['z_where'].numpy(), found['count'].numpy()
+    y0, x0, y1, x1 = np.moveaxis(test.boxes[one, 0], -1, 0)
+    truth = own.copy()  # steps after the first are not counted with n = 1
+    truth[:, 0] = np.stack([(x1 - x0) / 28, (y1 - y0) / 28, x0, y0], -1)
+
+    joint_own, object_own, bg_own = score(model, scenes, own)
+    joint_truth, object_truth, bg_truth = score(model, scenes, truth)
+    joint_own = joint_own[np.arange(len(one)), own_n]
+    print('model counts on one-object scenes:', np.bincount(own_n, minlength=4))
+    print(f'mean log p(x, z | n): own boxes and count {joint_own.mean():.1f}, '
+          f'ground-truth box with n = 1 {joint_truth[:, 1].mean():.1f}')
+    print(f'share where the ground truth scores higher: {np.mean(joint_truth[:, 1] > joint_own):.3f}')
+    print('object term per box, own steps 0 and 1:', object_own[:, :2].mean(0).round(1),
+          f' ground truth: {object_truth[:, 0].mean():.1f}')
+    print(f'background log-likelihood: own n = 1 {bg_own[:, 1].mean():.1f}, n = 2 '
+          f'{bg_own[:, 2].mean():.1f}; ground truth n = 1 {bg_truth[:, 1].mean():.1f}')
+    print('box width sx, own steps 0 and 1:', own[:, :2, 0].mean(0).round(2),
+          f' ground truth: {truth[:, 0, 0].mean():.2f}')
+
+
+if __name__ == '__main__':
+    if len(sys.argv) != 3:
+        sys.exit('usage: probe_explanations.py RUN_DIR DATASET')
+    main(sys.argv[1], sys.argv[2])

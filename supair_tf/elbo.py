@@ -27,6 +27,14 @@ def count_log_prior(steps, decay):
     return tf.math.log(decay) - decay * n
 
 
+def log_joint_by_count(object_terms, bg_log_lik, count_prior):
+    """log p(x, z | N = n) for n = 0..steps, ``[b, steps + 1]``: the first n objects'
+    terms, the background with n objects cut out, and the count prior."""
+    zeros = tf.zeros_like(object_terms[:, :1])
+    objects_up_to_n = tf.math.cumsum(tf.concat([zeros, object_terms], 1), axis=1)
+    return objects_up_to_n + bg_log_lik + count_prior
+
+
 def enumerated_elbo(z_pres, object_terms, bg_log_lik, log_q_where, count_prior):
     """Per-image ELBO ``[b]``.
 
@@ -38,9 +46,7 @@ def enumerated_elbo(z_pres, object_terms, bg_log_lik, log_q_where, count_prior):
       log_q_where: ``[b]`` log q(z_where) summed over all steps.
       count_prior: ``[steps + 1]`` log p(N = n).
     """
-    zeros = tf.zeros_like(object_terms[:, :1])
-    objects_up_to_n = tf.math.cumsum(tf.concat([zeros, object_terms], 1), axis=1)
-    log_joint = objects_up_to_n + bg_log_lik + count_prior                    # [b, steps+1]
+    log_joint = log_joint_by_count(object_terms, bg_log_lik, count_prior)
     q_n = count_posterior(z_pres)
     log_q = tf.math.log(q_n + LOG_EPS) + log_q_where[:, None]
     return tf.reduce_sum(q_n * (log_joint - log_q), axis=1)

@@ -100,7 +100,6 @@ class Supair(tf.Module):
         ``noise`` (default: drawn for step -1) samples z_where by reparameterisation;
         with ``sample=False`` z_where is the mean of q.
         """
-        c = self.config
         b = tf.shape(images)[0]
         z_pres, where_mean, where_std = self.inference(images)
         q_where = tfd.Normal(where_mean, where_std)
@@ -108,8 +107,15 @@ class Supair(tf.Module):
             noise = self.where_noise(b, -1)
         z_where = where_mean + where_std * noise if sample else where_mean   # [b, steps, 4]
         log_q_where = tf.reduce_sum(q_where.log_prob(z_where), axis=[1, 2])
+        return dict(z_pres=z_pres, z_where=z_where, log_q_where=log_q_where,
+                    **self.box_terms(images[..., 0], z_where))
 
-        scene = images[..., 0]
+    def box_terms(self, scene, z_where):
+        """The generative model's terms for given boxes ``z_where [b, steps, 4]`` on scenes
+        ``[b, H, W]``: patches, masks, area-scaled object log-likelihoods, overlap log-prior
+        ``[b, steps]`` and background log-likelihoods ``[b, steps + 1]``."""
+        c = self.config
+        b = tf.shape(scene)[0]
         patches, indicators = transform(scene, z_where, c.patch_size)         # [b, k, A, A]
         visibility, bg_masks, overlap = cut_and_paste(z_where, indicators, c.patch_size)
 
@@ -122,8 +128,7 @@ class Supair(tf.Module):
         overlap_lp = tfd.Gamma(1.0, c.overlap_rate).log_prob(overlap)
 
         bg_ll = self.background_log_lik(scene, bg_masks)                      # [b, steps+1]
-        return dict(z_pres=z_pres, z_where=z_where, log_q_where=log_q_where, patches=patches,
-                    visibility=visibility, bg_masks=bg_masks, overlap=overlap,
+        return dict(patches=patches, visibility=visibility, bg_masks=bg_masks, overlap=overlap,
                     object_ll=object_ll, overlap_lp=overlap_lp, bg_ll=bg_ll)
 
     def background_log_lik(self, scene, bg_masks):
