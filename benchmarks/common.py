@@ -10,7 +10,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-tf.config.threading.set_intra_op_parallelism_threads(int(os.environ.get('BENCH_THREADS', 2)))
+from supair_tf.runtime import configure  # noqa: E402
+
+configure(int(os.environ.get('BENCH_THREADS', 2)))
 tf.config.threading.set_inter_op_parallelism_threads(1)
 
 

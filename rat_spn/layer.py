@@ -7,7 +7,7 @@ Every level of the network is one tensor operation over all of its regions:
   (Peharz et al. 2020, eq. 4): shift by the children's maxima, multiply in linear
   space, contract with the normalised sum weights, take the log, add the shifts.
 
-Region outputs of all levels live in one tensor ``[batch, regions, K]`` (K the
+Region outputs of all levels live in one tensor ``[regions, batch, K]`` (K the
 widest vector), padded with a large negative log-value where a region has fewer
 nodes, so that any region graph (random or Poon-Domingos) runs the same way.
 """
@@ -163,47 +163,61 @@ class RatSpn(keras.layers.Layer):
         return x, marginalized
 
     def _leaf_level(self, x, marginalized):
-        """Log-densities of all leaf regions, ``[batch, leaf regions, num_gauss]``.
+        """Log-densities of all leaf regions, ``[leaf regions, batch, num_gauss]``.
 
-        One matmul: ``[w x^2, w x, w]`` of every item ``[b, 3D]`` against the natural
-        parameters ``[3D, regions * G]``, zero where an item is not in a region.
+        Three matmuls, one per sufficient statistic: ``w x^2``, ``w x`` and ``w`` of
+        every item ``[b, D]`` against the matching natural parameters ``[D, R * G]``,
+        zero where an item is not in a region. (One matmul over the concatenated
+        statistics costs the same arithmetic but copies them, and its gradient again.)
         """
         keep = 1.0 - tf.clip_by_value(marginalized, 0.0, 1.0)
-        stats = tf.concat([keep * x * x, keep * x, keep], axis=1)               # [b, 3D]
-        natural = self._natural_parameters()                                   # [3D, R*G]
-        return tf.reshape(tf.matmul(stats, natural), [-1, len(self.leaf_items), self.num_gauss])
+        square, linear, constant = self._natural_parameters()                 # [D, R*G] each
+        kept_x = keep * x
+        log_p = (tf.matmul(kept_x * x, square) + tf.matmul(kept_x, linear)
+                 + tf.matmul(keep, constant))                                 # [b, R*G]
+        log_p = tf.reshape(log_p, [-1, len(self.leaf_items), self.num_gauss])
+        return tf.transpose(log_p, [1, 0, 2])
 
     def _natural_parameters(self):
-        """Gaussian natural parameters laid out item by region, ``[3 D, R * G]``."""
+        """Gaussian natural parameters laid out item by region, three ``[D, R * G]``."""
         pad = tf.zeros([1, self.num_gauss])
         mean = tf.gather(tf.concat([self.means, pad], 0), self.item_region_entry)  # [D, R, G]
         lo, hi = self.var_range
         var = lo + (hi - lo) * tf.sigmoid(tf.gather(tf.concat([self.var_params, pad], 0),
                                                     self.item_region_entry))
         member = self.item_in_region[..., None]
-        natural = tf.stack([-0.5 / var, mean / var,
-                            -0.5 * mean * mean / var - 0.5 * tf.math.log(2 * math.pi * var)])
-        return tf.reshape(natural * member, [3 * self.num_items, -1])
+        precision = member / var
+        shape = [self.num_items, -1]
+        return (tf.reshape(-0.5 * precision, shape), tf.reshape(mean * precision, shape),
+                tf.reshape(-0.5 * mean * mean * precision
+                           - 0.5 * member * tf.math.log(2 * math.pi * var), shape))
 
     def _children(self, values, level):
-        """Left and right child vectors of every partition, ``[batch, R, P, width]``."""
-        return tf.gather(values, level.left, axis=1), tf.gather(values, level.right, axis=1)
+        """Left and right child vectors of every partition, ``[R, P, batch, width]``."""
+        return tf.gather(values, level.left), tf.gather(values, level.right)
 
     def _sum_level(self, values, k):
+        """Sum nodes of level k over the products of their partitions, ``[R, batch, out]``.
+
+        Region-major layout: the contraction over (partition, product) is a batched
+        matmul with the regions and partitions as its batch, so no transposes.
+        """
         level = self.levels[k]
-        left, right = self._children(values, level)
-        left_max = tf.stop_gradient(tf.reduce_max(left, -1))                   # [b, R, P]
+        num_regions, num_parts = level.left.shape
+        left, right = self._children(values, level)                            # [R, P, b, W]
+        left_max = tf.stop_gradient(tf.reduce_max(left, -1))                   # [R, P, b]
         right_max = tf.stop_gradient(tf.reduce_max(right, -1))
-        shift = tf.where(level.valid_partition, left_max + right_max, NEG)
-        top = tf.reduce_max(shift, -1)                                          # [b, R]
-        scale = tf.exp(shift - top[..., None])
+        shift = tf.where(level.valid_partition[..., None], left_max + right_max, NEG)
+        top = tf.reduce_max(shift, 1)                                          # [R, b]
+        scale = tf.exp(shift - top[:, None])
         left = tf.exp(left - left_max[..., None]) * scale[..., None]
         right = tf.exp(right - right_max[..., None])
-        products = left[..., :, None] * right[..., None, :]                    # [b, R, P, W, W]
-        num_regions = len(level.regions)
-        products = tf.reshape(products, [-1, num_regions, products.shape[2] * self.width ** 2])
-        weights = tf.exp(self.log_weights(k))                                  # [R, Q, out]
-        sums = tf.einsum('brq,rqs->brs', products, weights)
+        products = left[..., :, None] * right[..., None, :]                    # [R, P, b, W, W]
+        products = tf.reshape(products, [num_regions * num_parts, -1, self.width ** 2])
+        weights = tf.reshape(tf.exp(self.log_weights(k)),
+                             [num_regions * num_parts, self.width ** 2, level.num_out])
+        sums = tf.reduce_sum(tf.reshape(tf.matmul(products, weights),
+                                        [num_regions, num_parts, -1, level.num_out]), 1)
         return tf.math.log(tf.maximum(sums, TINY)) + top[..., None]
 
     def _pad(self, values):
@@ -211,16 +225,16 @@ class RatSpn(keras.layers.Layer):
         return tf.pad(values, [[0, 0], [0, 0], [0, missing]], constant_values=NEG)
 
     def _forward(self, x, marginalized):
-        """All region values ``[batch, regions, width]`` in the order of the index tables."""
+        """All region values ``[regions, batch, width]`` in the order of the index tables."""
         values = self._pad(self._leaf_level(x, marginalized))
         for k in range(len(self.levels)):
-            values = tf.concat([values, self._pad(self._sum_level(values, k))], axis=1)
+            values = tf.concat([values, self._pad(self._sum_level(values, k))], axis=0)
         return values
 
     def call(self, x, marginalized=None):
         x, marginalized = self._check_inputs(x, marginalized)
         values = self._forward(x, marginalized)
-        return values[:, self.root_index, :self.num_classes]
+        return values[self.root_index, :, :self.num_classes]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_classes)
@@ -238,10 +252,11 @@ class RatSpn(keras.layers.Layer):
         values = self._forward(x, marginalized)
         choices = []
         for k, level in enumerate(self.levels):
-            left, right = self._children(values, level)
-            left = tf.where(level.valid_partition[..., None], left, NEG)
-            logp = left[..., :, None] + right[..., None, :]                    # [b, R, P, W, W]
-            logp = tf.reshape(logp, [tf.shape(x)[0], len(level.regions), -1])
+            left, right = self._children(values, level)                        # [R, P, b, W]
+            left = tf.where(level.valid_partition[..., None, None], left, NEG)
+            logp = left[..., :, None] + right[..., None, :]                    # [R, P, b, W, W]
+            logp = tf.reshape(tf.transpose(logp, [2, 0, 1, 3, 4]),
+                              [tf.shape(x)[0], len(level.regions), -1])          # [b, R, Q]
             child = logp[..., None] + self.log_weights(k)[None]                # [b, R, Q, out]
             choices.append(tf.argmax(child, axis=2, output_type=tf.int32).numpy())
 

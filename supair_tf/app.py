@@ -12,6 +12,7 @@ from supair_tf.config import PRESETS
 from supair_tf.export import export_saved_model
 from supair_tf.flags import FLAGS, OVERRIDES
 from supair_tf.model import Supair
+from supair_tf.runtime import configure
 from supair_tf.training import Trainer
 
 
@@ -87,8 +88,7 @@ def make_strategy():
 
 
 def run():
-    if FLAGS.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+    configure(FLAGS.threads)
     config = config_from_flags()
     run_dir = FLAGS.run_dir or default_run_dir(config)
     strategy = make_strategy()
@@ -98,7 +98,7 @@ def run():
     if FLAGS.test_scenes:
         test = test.subset(FLAGS.test_scenes)
     with strategy.scope():
-        model = Supair(config, seed=FLAGS.seed)
+        model = Supair(config, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
     counts = model.parameter_counts()
     print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in counts.items()), flush=True)
     trainer = Trainer(model, train, test, run_dir, seed=FLAGS.seed,

@@ -35,6 +35,8 @@ flags.DEFINE_boolean('download', True, 'download MNIST when its files are missin
 flags.DEFINE_integer('evals_per_epoch', 4, 'test evaluations per epoch', lower_bound=1)
 flags.DEFINE_integer('checkpoint_seconds', 180, 'save a checkpoint at least this often',
                      lower_bound=1)
+flags.DEFINE_boolean('jit_compile', True, 'compile the ELBO and its gradients with XLA '
+                     '(--nojit_compile: plain TensorFlow graphs; same model, slower)')
 flags.DEFINE_integer('threads', 0, 'TensorFlow threads per op (0: one per core)', lower_bound=0)
 # Preset hyper-parameters (REFERENCE.md); unset flags keep the data set's preset.
 flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (preset: 256)')

@@ -24,13 +24,15 @@ def cut_and_paste(z_where, indicators, patch_size):
     height, width = indicators.shape[2], indicators.shape[3]
     bg = tf.ones_like(indicators[:, 0])
     bg_masks, visibility = [bg], []
-    for i in range(indicators.shape[1]):
-        # One pixel of zeros around the scene; the box moves by +1 to stay aligned.
+    # Padded scene size: one pixel of zeros around it; the boxes move by +1 to stay aligned.
+    rows, cols = box_samplers(z_where, patch_size, height + 2, width + 2, offset=1.0)
+    # Unstacked, not sliced: the gradient of a slice is a zero-filled copy of the whole.
+    steps = zip(tf.unstack(indicators, axis=1), tf.unstack(rows, axis=1),
+                tf.unstack(cols, axis=1))
+    for indicator, step_rows, step_cols in steps:
         padded = tf.pad(bg, [[0, 0], [1, 1], [1, 1]])
-        rows, cols = box_samplers(z_where[:, i:i + 1], patch_size, height + 2, width + 2,
-                                  offset=1.0)
-        visibility.append(extract_patches(padded, rows, cols)[:, 0])
-        bg = bg * (1.0 - indicators[:, i])
+        visibility.append(extract_patches(padded, step_rows[:, None], step_cols[:, None])[:, 0])
+        bg = bg * (1.0 - indicator)
         bg_masks.append(bg)
     visibility = tf.stack(visibility, axis=1)
     overlap = 1.0 - tf.reduce_mean(visibility, axis=[2, 3])

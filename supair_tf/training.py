@@ -77,11 +77,18 @@ class Trainer:
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.train))
 
     def fit(self, epochs):
+        """Trains up to ``epochs`` epochs (resuming if the run directory has a checkpoint),
+        evaluates four times an epoch, and returns the final evaluation."""
+        began = time.time()
         start = self.restore()
+        trained_before = float(self.train_seconds.numpy())
         total = epochs * self.steps_per_epoch
         if start:
             self._say(f'resuming from step {start} of {total}')
             self._forget_metrics_after(start)
+        if start < total:
+            self._say(f'compiled the training step in {self.compile_step():.1f} s '
+                      '(not counted as training time)')
         try:
             while int(self.step.numpy()) < total:
                 epoch = int(self.step.numpy()) // self.steps_per_epoch
@@ -92,7 +99,24 @@ class Trainer:
             self.save()
             self._say(f'interrupted: saved step {int(self.step.numpy())}; run again to resume')
             raise
-        return self.evaluate_now()
+        result = self.evaluate_now()
+        wall = time.time() - began
+        trained = float(self.train_seconds.numpy()) - trained_before
+        self._say(f'this session: {wall:.0f} s wall, of which {trained:.0f} s training steps '
+                  f'and {wall - trained:.0f} s ({100 * (wall - trained) / max(wall, 1e-9):.0f}%) '
+                  'compilation, evaluation, pictures and checkpoints')
+        return result
+
+    def compile_step(self):
+        """Traces and compiles the training step on a real batch without learning from it
+        (the variables and the optimiser's state are put back); returns the seconds."""
+        began = time.time()
+        variables = self.model.model_variables + list(self.model.optimizer.variables)
+        saved = [v.numpy() for v in variables]
+        self.train_step(self.train.images[:self.batch_size])
+        for v, value in zip(variables, saved):
+            v.assign(value)
+        return time.time() - began
 
     def _run_epoch(self, epoch):
         order = self.batch_indices(epoch)

@@ -32,7 +32,6 @@ def box_samplers(z_where, patch_size, height, width, offset=0.0):
             _tents(x + offset, sx, patch_size, width))
 
 
-@tf.function(reduce_retracing=True)
 def extract_patches(images, rows, cols):
     """Patches ``[b, k, A, A]`` of images ``[b, H, W]`` through tents from ``box_samplers``."""
     b, k, a, height = tf.unstack(tf.shape(rows))
@@ -41,7 +40,6 @@ def extract_patches(images, rows, cols):
     return tf.matmul(sampled_rows, cols, transpose_b=True)                     # [b, k, A, A]
 
 
-@tf.function(reduce_retracing=True)
 def source_score(rows, cols):
     """How much of each scene pixel the box samples, clipped to [0, 1]: ``[b, k, H, W]``."""
     return tf.minimum(tf.reduce_sum(rows, 2)[..., :, None] * tf.reduce_sum(cols, 2)[..., None, :],

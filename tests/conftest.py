@@ -8,5 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 
-tf.config.threading.set_intra_op_parallelism_threads(2)
+from supair_tf.runtime import configure  # noqa: E402
+
+configure(2)
 tf.config.threading.set_inter_op_parallelism_threads(2)
