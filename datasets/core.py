@@ -72,10 +72,30 @@ def _save_atomic(path, arrays):
     try:
         with os.fdopen(fd, 'wb') as f:
             np.savez(f, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is for every user
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+_CACHE_KEYS = [f'{split}_{part}' for split in ('train', 'test')
+               for part in ('images', 'counts', 'boxes')]
+
+
+def _read_cache(path):
+    """The arrays of a cached data set, or None (said in one line) if the file is damaged."""
+    try:
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in _CACHE_KEYS}
+        if all(len(arrays[f'{s}_images']) == len(arrays[f'{s}_counts']) ==
+               len(arrays[f'{s}_boxes']) > 0 for s in ('train', 'test')):
+            return arrays
+        problem = 'its arrays disagree in length'
+    except Exception as e:  # noqa: BLE001  (zip, pickle and key errors all mean "damaged")
+        problem = f'{type(e).__name__}: {e}'.splitlines()[0][:120]
+    print(f'the data cache {path} is damaged ({problem}); building it again', flush=True)
+    return None
 
 
 def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, download=True):
@@ -87,10 +107,8 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
     if name != 'sprites':  # fail early, before any work, if the digits are missing
         mnist_paths = mnist_image_paths(_resolve_mnist_dir(data_dir, mnist_dir), download)
     path = os.path.join(data_dir, _cache_name(name, seed, mnist_paths))
-    if os.path.exists(path):
-        with np.load(path) as f:
-            arrays = {k: f[k] for k in f.files}
-    else:
+    arrays = _read_cache(path) if os.path.exists(path) else None
+    if arrays is None:
         train, test = _build(name, np.random.default_rng(seed), mnist_paths)
         arrays = {}
         for split, (images, counts, boxes) in (('train', train), ('test', test)):

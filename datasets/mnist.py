@@ -93,6 +93,9 @@ def _download(mnist_dir, filename):
 def mnist_image_paths(mnist_dir, download=True):
     """``{'train': path, 'test': path}`` of the digit files, downloading what is missing."""
     mnist_dir = os.path.expanduser(mnist_dir)
+    if os.path.isfile(mnist_dir):
+        raise DatasetError(f'--mnist_dir={mnist_dir} is a file; pass the folder that holds the '
+                           'MNIST IDX files')
     paths = {}
     for split, base in IMAGE_FILES.items():
         path = _find(mnist_dir, base)
@@ -100,8 +103,9 @@ def mnist_image_paths(mnist_dir, download=True):
             path = _download(mnist_dir, base + '.gz')
         if path is None:
             wanted = ', '.join(f + '.gz' for f in IMAGE_FILES.values())
-            raise DatasetError(f'MNIST file {base}(.gz) not found in {mnist_dir} and could not '
-                               f'be downloaded: put {wanted} there (or pass --mnist_dir)')
+            why = 'could not be downloaded' if download else 'downloading is off (--nodownload)'
+            raise DatasetError(f'MNIST file {base}(.gz) not found in {mnist_dir} and {why}: '
+                               f'put {wanted} there (or pass --mnist_dir)')
         paths[split] = path
     return paths
 

@@ -8,12 +8,12 @@ import tensorflow as tf
 from absl import logging
 
 from datasets import DatasetError, load_dataset
-from supair_tf.config import PRESETS
+from supair_tf.config import PRESETS, SupairConfig
 from supair_tf.export import export_saved_model
 from supair_tf.flags import FLAGS, OVERRIDES
 from supair_tf.model import Supair
 from supair_tf.runtime import configure
-from supair_tf.training import Trainer
+from supair_tf.training import CheckpointError, Trainer
 
 
 class UsageError(Exception):
@@ -46,33 +46,68 @@ def default_run_dir(config):
     return os.path.join('runs', f'{name}_seed{FLAGS.seed}')
 
 
-def prepare_run_dir(run_dir, config):
-    """Creates the run directory and records the settings; refuses other settings' runs."""
+def run_settings(config):
+    """Everything that shapes what a run learns, as recorded in its settings.json."""
+    return {'config': {k: list(v) if isinstance(v, tuple) else v
+                       for k, v in vars(config).items()},
+            'seed': FLAGS.seed, 'data_seed': FLAGS.data_seed, 'dataset': FLAGS.dataset,
+            'steps_per_epoch': FLAGS.steps_per_epoch}
+
+
+def _flat(settings):
+    return {**{k: v for k, v in settings.items() if k != 'config'}, **settings.get('config', {})}
+
+
+def settings_conflict(stored, wanted):
+    """The first setting (other than epochs) in which two runs differ, as one phrase, or None.
+
+    A setting missing from an older settings.json counts as its default."""
+    defaults = _flat({**run_settings(SupairConfig()), 'steps_per_epoch': None})
+    old, new = _flat(stored), _flat(wanted)
+    for key, value in new.items():
+        if key != 'epochs' and old.get(key, defaults.get(key)) != value:
+            return f'{key} {old.get(key, defaults.get(key))!r} there, {value!r} now'
+    return None
+
+
+def prepare_run_dir(run_dir, config, record=True):
+    """Creates the run directory and records the settings (if ``record``).
+
+    A folder that holds a checkpoint belongs to its settings: other settings are
+    refused, naming the first that differs. Without a checkpoint (a run that failed
+    before its first save) the new settings simply replace the old.
+    """
+    check_writable(run_dir, 'run_dir')
+    settings = run_settings(config)
+    path = os.path.join(run_dir, 'settings.json')
+    if os.path.exists(path) and tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')):
+        try:
+            with open(path) as f:
+                stored = json.load(f)
+        except (OSError, ValueError) as e:
+            raise UsageError(f'{path} is unreadable ({e}); restore it or pass another '
+                             '--run_dir') from None
+        conflict = settings_conflict(stored, settings)
+        if conflict:
+            raise UsageError(f'{run_dir} holds a run with other settings ({conflict}); '
+                             'pass another --run_dir or the same flags')
+    if record:
+        with open(path, 'w') as f:
+            json.dump(settings, f, indent=1)
+        with open(os.path.join(run_dir, 'flags.txt'), 'w') as f:
+            f.write(FLAGS.flags_into_string())
+
+
+def check_writable(folder, flag):
+    """Fails now, not after training, if ``folder`` cannot be created and written."""
     try:
-        os.makedirs(run_dir, exist_ok=True)
-        probe = os.path.join(run_dir, '.writable')
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, '.writable')
         open(probe, 'w').close()
         os.remove(probe)
     except OSError as e:
-        raise UsageError(f'cannot write to --run_dir={run_dir} ({e.strerror}); '
+        raise UsageError(f'cannot write to --{flag}={folder} ({e.strerror}); '
                          'pass a writable folder') from None
-    settings = {'config': {k: list(v) if isinstance(v, tuple) else v
-                           for k, v in vars(config).items()},
-                'seed': FLAGS.seed, 'data_seed': FLAGS.data_seed, 'dataset': FLAGS.dataset}
-    path = os.path.join(run_dir, 'settings.json')
-    if os.path.exists(path):
-        with open(path) as f:
-            stored = json.load(f)
-        if {k: v for k, v in stored.items() if k != 'config'} != \
-                {k: v for k, v in settings.items() if k != 'config'} or \
-                {k: v for k, v in stored['config'].items() if k != 'epochs'} != \
-                {k: v for k, v in settings['config'].items() if k != 'epochs'}:
-            raise UsageError(f'{run_dir} holds a run with other settings ({path}); '
-                             'pass another --run_dir or the same flags')
-    with open(path, 'w') as f:
-        json.dump(settings, f, indent=1)
-    with open(os.path.join(run_dir, 'flags.txt'), 'w') as f:
-        f.write(FLAGS.flags_into_string())
 
 
 def make_strategy():
@@ -88,13 +123,23 @@ def make_strategy():
 
 
 def run():
-    configure(FLAGS.threads)
+    configure(FLAGS.threads, FLAGS.deterministic)
     config = config_from_flags()
     run_dir = FLAGS.run_dir or default_run_dir(config)
     strategy = make_strategy()
-    prepare_run_dir(run_dir, config)
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise UsageError(f'--batch_size={config.batch_size} does not split over {replicas} '
+                         'replicas; pass a multiple')
+    prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train')
+    export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
+    if FLAGS.mode in ('train', 'export'):
+        check_writable(export_dir, 'export_dir')
     train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
                                seed=FLAGS.data_seed, download=FLAGS.download)
+    if config.batch_size > len(train):
+        raise UsageError(f'--batch_size={config.batch_size} exceeds the {len(train)} training '
+                         'scenes')
     if FLAGS.test_scenes:
         test = test.subset(FLAGS.test_scenes)
     with strategy.scope():
@@ -105,9 +150,12 @@ def run():
                       steps_per_epoch=FLAGS.steps_per_epoch, strategy=strategy,
                       evals_per_epoch=FLAGS.evals_per_epoch,
                       checkpoint_seconds=FLAGS.checkpoint_seconds)
-    export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
     if FLAGS.mode == 'train':
-        result = trainer.fit(config.epochs)
+        try:
+            result = trainer.fit(config.epochs)
+        except FloatingPointError as e:
+            newest = trainer.manager.latest_checkpoint or 'none yet'
+            raise UsageError(f'{e}; newest checkpoint: {newest}') from None
     else:
         if not trainer.restore():
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
@@ -126,7 +174,7 @@ def main(argv):
         sys.exit(f'error: unexpected arguments {" ".join(argv[1:])}; flags look like --name=value')
     try:
         run()
-    except (UsageError, DatasetError) as e:
+    except (UsageError, DatasetError, CheckpointError) as e:
         sys.exit(f'error: {e}')
     except KeyboardInterrupt:
         sys.exit('stopped; the last checkpoint is kept: run the same command to resume')

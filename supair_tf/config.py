@@ -1,6 +1,7 @@
 """SuPAIR's hyper-parameters: one table of paper presets, overridable field by field."""
 
 import dataclasses
+import math
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +44,15 @@ class SupairConfig:
             raise ValueError(f"structure must be 'random' or 'poon_domingos', got {self.structure!r}")
         for name in ('obj_var_range', 'bg_var_range'):
             lo, hi = getattr(self, name)
-            if not 0 < lo <= hi:
+            if not (math.isfinite(hi) and 0 < lo <= hi):
                 raise ValueError(f'{name} must satisfy 0 < min <= max, got {(lo, hi)}')
-        if self.batch_size < 1 or self.epochs < 0 or self.learning_rate <= 0:
-            raise ValueError('batch_size and learning_rate must be positive, epochs >= 0')
+        if self.batch_size < 1 or self.epochs < 0 or self.lstm_units < 1:
+            raise ValueError('batch_size and lstm_units must be positive and epochs >= 0, got '
+                             f'{self.batch_size}, {self.lstm_units} and {self.epochs}')
+        for name in ('learning_rate', 'overlap_rate'):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f'{name} must be a positive number, got {value}')
         return self
 
 

@@ -8,14 +8,27 @@
 import tensorflow as tf
 
 
+def check_images(images):
+    """Stops, in the served graph, on images a trained model would answer wrongly: NaN
+    or inf, or values outside [0, 1] (uint8 scenes must be divided by 255 first)."""
+    tf.debugging.assert_all_finite(images, 'SuPAIR: images hold NaN or inf')
+    low, high = tf.reduce_min(images), tf.reduce_max(images)
+    tf.debugging.Assert(tf.logical_and(low >= 0.0, high <= 1.0), [
+        'SuPAIR: images must be float32 in [0, 1] (uint8 scenes: divide by 255); '
+        'got values from', low, 'to', high])
+    return images
+
+
 class _Serving(tf.Module):
     def __init__(self, model):
         super().__init__(name='supair_serving')
         self.model = model
         spec = tf.TensorSpec([None, model.config.scene_size, model.config.scene_size, 1],
                              tf.float32, name='images')
-        self.detect = tf.function(model._detect_graph, input_signature=[spec])
-        self.elbo = tf.function(model._elbo_graph, input_signature=[spec])
+        self.detect = tf.function(lambda images: model._detect_graph(check_images(images)),
+                                  input_signature=[spec])
+        self.elbo = tf.function(lambda images: model._elbo_graph(check_images(images)),
+                                input_signature=[spec])
 
 
 def export_saved_model(model, export_dir):

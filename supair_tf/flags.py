@@ -10,8 +10,10 @@ flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export'],
 flags.DEFINE_integer('epochs', None, 'epochs to train (preset: 20)', lower_bound=0)
 flags.DEFINE_integer('batch_size', None, 'scenes per batch (preset: 256)', lower_bound=1)
 flags.DEFINE_float('learning_rate', None, 'Adam learning rate (preset: 1e-3)', lower_bound=0)
-flags.DEFINE_integer('seed', 0, 'seed of initialisation, data order and sampling noise')
-flags.DEFINE_integer('data_seed', 42, 'seed of the generated data set (the reference used 42)')
+flags.DEFINE_integer('seed', 0, 'seed of initialisation, data order and sampling noise',
+                     lower_bound=0)
+flags.DEFINE_integer('data_seed', 42, 'seed of the generated data set (the reference used 42)',
+                     lower_bound=0)
 flags.DEFINE_integer('steps_per_epoch', None, 'cap on steps per epoch, for quick runs',
                      lower_bound=1)
 flags.DEFINE_boolean('background_model', None,
@@ -37,9 +39,12 @@ flags.DEFINE_integer('checkpoint_seconds', 180, 'save a checkpoint at least this
                      lower_bound=1)
 flags.DEFINE_boolean('jit_compile', True, 'compile the ELBO and its gradients with XLA '
                      '(--nojit_compile: plain TensorFlow graphs; same model, slower)')
+flags.DEFINE_boolean('deterministic', False, 'deterministic TensorFlow ops: a run, also one '
+                     'interrupted and resumed, gives the same numbers bit for bit (slower)')
 flags.DEFINE_integer('threads', 0, 'TensorFlow threads per op (0: one per core)', lower_bound=0)
 # Preset hyper-parameters (REFERENCE.md); unset flags keep the data set's preset.
-flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (preset: 256)')
+flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (preset: 256)',
+                     lower_bound=1)
 flags.DEFINE_float('overlap_rate', None, 'rate of the Gamma(1, rate) overlap penalty (120)')
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')

@@ -96,7 +96,9 @@ class Supair(tf.Module):
         draws what the interrupted one would have.
         """
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        noise = tf.random.stateless_normal([batch * replicas, self.config.steps, 4], seed)
+        # Philox named, not left to the device: XLA would pick another generator.
+        noise = tf.random.stateless_normal([batch * replicas, self.config.steps, 4], seed,
+                                           alg='philox')
         return noise[replica * batch:(replica + 1) * batch]
 
     def scene_terms(self, images, noise=None, sample=True):

@@ -5,6 +5,7 @@ accumulated training seconds live in the checkpoint, and each epoch's data order
 a function of (seed, epoch), so a restarted run picks up the very batch it stopped at.
 """
 
+import collections
 import csv
 import os
 import time
@@ -16,6 +17,11 @@ import tensorflow as tf
 from supair_tf.evaluation import evaluate
 from supair_tf.pictures import inference_sheet, reconstruction_sheet
 
+class CheckpointError(Exception):
+    """A run directory whose checkpoints cannot be read."""
+
+
+TRAIN_ELBO_WINDOW = 20  # train_elbo in metrics.csv: mean over this many last batches
 CSV_FIELDS = ['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'elbo',
               'train_elbo']
 
@@ -58,19 +64,34 @@ class Trainer:
         self.eval_steps = {round(self.steps_per_epoch * j / evals_per_epoch)
                            for j in range(1, evals_per_epoch)} - {0, self.steps_per_epoch}
         self.checkpoint_seconds = checkpoint_seconds
-        self.recent_elbos = []  # training ELBOs of the current epoch
+        # The last training ELBOs of the current epoch (train_elbo), kept in the checkpoint
+        # so that a resumed run averages the same batches as an uninterrupted one.
+        self.recent_elbos = collections.deque(maxlen=TRAIN_ELBO_WINDOW)
+        self.saved_elbos = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.nan), trainable=False)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         self.checkpoint = tf.train.Checkpoint(model=model, step=self.step,
-                                              train_seconds=self.train_seconds)
+                                              train_seconds=self.train_seconds,
+                                              recent_train_elbos=self.saved_elbos)
         self.manager = tf.train.CheckpointManager(self.checkpoint,
                                                   os.path.join(run_dir, 'checkpoints'), 3)
         self.writer = tf.summary.create_file_writer(os.path.join(run_dir, 'tensorboard'))
 
     def restore(self):
-        """Continues from the newest checkpoint in the run directory, if any; returns its step."""
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        """Continues from the newest readable checkpoint in the run directory, if any (a
+        damaged newer one is skipped with a line saying so); returns its step."""
+        for path in reversed(self.manager.checkpoints):
+            try:
+                self.checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+                self.recent_elbos.clear()
+                self.recent_elbos.extend(e for e in self.saved_elbos.numpy() if np.isfinite(e))
+                return int(self.step.numpy())
+            except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
+                self._say(f'checkpoint {path} is unreadable ({type(e).__name__}); '
+                          'trying the one before')
+        if self.manager.checkpoints:
+            raise CheckpointError(f'no readable checkpoint in {self.manager.directory}; '
+                                  'move the folder away to start afresh')
         return int(self.step.numpy())
 
     def batch_indices(self, epoch):
@@ -85,21 +106,23 @@ class Trainer:
         total = epochs * self.steps_per_epoch
         if start:
             self._say(f'resuming from step {start} of {total}')
-            self._forget_metrics_after(start)
+            logged = self._forget_metrics_after(start)
+            self._log_missed_evaluation(start, logged)
         if start < total:
             self._say(f'compiled the training step in {self.compile_step():.1f} s '
                       '(not counted as training time)')
+        result = None
         try:
             while int(self.step.numpy()) < total:
                 epoch = int(self.step.numpy()) // self.steps_per_epoch
                 self._run_epoch(epoch)
                 self.save()
-                self.log_evaluation(epoch + 1, pictures=True)
+                result = self.log_evaluation(epoch + 1, pictures=True)
         except KeyboardInterrupt:
             self.save()
             self._say(f'interrupted: saved step {int(self.step.numpy())}; run again to resume')
             raise
-        result = self.evaluate_now()
+        result = result or self.evaluate_now()  # the last epoch's, unless nothing was left
         wall = time.time() - began
         trained = float(self.train_seconds.numpy()) - trained_before
         self._say(f'this session: {wall:.0f} s wall, of which {trained:.0f} s training steps '
@@ -121,12 +144,13 @@ class Trainer:
     def _run_epoch(self, epoch):
         order = self.batch_indices(epoch)
         first = int(self.step.numpy()) - epoch * self.steps_per_epoch
+        self._say(f'epoch {epoch + 1}')
         bar = keras.utils.Progbar(self.steps_per_epoch, verbose=self.verbose,
                                   stateful_metrics=['elbo'])
         bar.update(first)
-        self._say(f'epoch {epoch + 1}')
         last_save = time.time()
-        elbos = self.recent_elbos = []
+        if first == 0:
+            self.recent_elbos.clear()
         for k in range(first, self.steps_per_epoch):
             batch = self.train.images[np.sort(order[k * self.batch_size:(k + 1) * self.batch_size])]
             began = time.time()
@@ -136,7 +160,7 @@ class Trainer:
             self.step.assign_add(1)
             if not np.isfinite(elbo):
                 raise FloatingPointError(f'the ELBO became {elbo} at step {int(self.step.numpy())}')
-            elbos.append(elbo)
+            self.recent_elbos.append(elbo)
             bar.update(k + 1, [('elbo', elbo)])
             with self.writer.as_default(step=int(self.step.numpy())):
                 tf.summary.scalar('train/elbo', elbo)
@@ -147,11 +171,21 @@ class Trainer:
                 self.save()
                 last_save = time.time()
 
+    def _log_missed_evaluation(self, step, logged):
+        """Evaluates the checkpoint's step if it is an evaluation step that metrics.csv lacks
+        (the run was killed between saving and evaluating)."""
+        within = step % self.steps_per_epoch
+        if step in logged or not (within == 0 or within in self.eval_steps):
+            return
+        self._say(f'evaluating step {step}, saved but not yet logged')
+        self.log_evaluation(step / self.steps_per_epoch, pictures=within == 0)
+
     def _forget_metrics_after(self, step):
-        """Drops metrics.csv rows logged after the checkpoint a run resumes from."""
+        """Drops metrics.csv rows logged after the checkpoint a run resumes from; returns
+        the steps of the rows kept."""
         path = os.path.join(self.run_dir, 'metrics.csv')
         if not os.path.exists(path):
-            return
+            return set()
         with open(path, newline='') as f:
             rows = list(csv.DictReader(f))
         with open(path + '.tmp', 'w', newline='') as f:
@@ -159,8 +193,13 @@ class Trainer:
             writer.writeheader()
             writer.writerows(r for r in rows if int(r['step']) <= step)
         os.replace(path + '.tmp', path)
+        return {int(r['step']) for r in rows if int(r['step']) <= step}
 
     def save(self):
+        window = np.full(TRAIN_ELBO_WINDOW, np.nan, np.float32)
+        if self.recent_elbos:
+            window[-len(self.recent_elbos):] = list(self.recent_elbos)
+        self.saved_elbos.assign(window)
         self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     def evaluate_now(self):
@@ -169,11 +208,11 @@ class Trainer:
     def log_evaluation(self, epoch, pictures=False):
         """Appends a metrics.csv row; train_elbo is the mean of the last 20 batches."""
         result = self.evaluate_now()
-        elbos = self.recent_elbos or [float('nan')]
+        elbos = list(self.recent_elbos) or [float('nan')]
         row = {'epoch': round(float(epoch), 4), 'step': int(self.step.numpy()),
                'train_seconds': round(float(self.train_seconds.numpy()), 2),
                'test_count_acc': result['test_count_acc'], 'test_iou': result['test_iou'],
-               'elbo': result['elbo'], 'train_elbo': float(np.mean(elbos[-20:]))}
+               'elbo': result['elbo'], 'train_elbo': float(np.mean(elbos))}
         path = os.path.join(self.run_dir, 'metrics.csv')
         new = not os.path.exists(path)
         with open(path, 'a', newline='') as f:

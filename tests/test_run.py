@@ -128,12 +128,40 @@ except (TypeError, ValueError) as e:
         assert 'rejected' in python(code)
 
 
+def test_saved_model_refuses_non_finite_and_out_of_range_images(trained_run):
+    run_dir, _, _ = trained_run
+    for bad, message in (('np.full([2, 50, 50, 1], np.nan, np.float32)', 'NaN or inf'),
+                         ('np.full([2, 50, 50, 1], 255, np.uint8)', 'divide by 255')):
+        code = f"""
+import numpy as np, tensorflow as tf
+model = tf.saved_model.load({os.path.join(run_dir, 'saved_model')!r})
+for serve in (model.detect, model.elbo):
+    try:
+        serve({bad})
+    except tf.errors.InvalidArgumentError as e:
+        print('refused:', e.message)
+"""
+        out = python(code)
+        assert out.count('refused:') == 2 and message in out
+
+
 @pytest.mark.parametrize('args, message', [
     (['--dataset=mnist', '--mnist_dir=/nonexistent', '--nodownload'],
      'MNIST file train-images-idx3-ubyte(.gz) not found in /nonexistent'),
     (['--run_dir=/proc/no_such_run'], 'cannot write to --run_dir=/proc/no_such_run'),
     (['--bg_var_range=0.5'], '--bg_var_range takes two numbers'),
     (['--dataset=cifar'], 'flag --dataset=cifar'),
+    (['--dataset=mnist', '--mnist_dir=/nonexistent', '--nodownload'],
+     'downloading is off (--nodownload)'),
+    (['--dataset=mnist', f'--mnist_dir={os.path.abspath(__file__)}'], 'is a file'),
+    (['--learning_rate=nan'], 'learning_rate must be a positive number, got nan'),
+    (['--overlap_rate=-1'], 'overlap_rate must be a positive number, got -1.0'),
+    (['--lstm_units=0'], 'flag --lstm_units=0'),
+    (['--lstm_units=-1'], 'flag --lstm_units=-1'),
+    (['--seed=-1'], 'flag --seed=-1'),
+    (['--strategy=mirrored', '--cpu_replicas=2', '--batch_size=15'],
+     '--batch_size=15 does not split over 2 replicas'),
+    (['--export_dir=/proc/no_such_export'], 'cannot write to --export_dir=/proc/no_such_export'),
 ])
 def test_bad_input_stops_with_one_line(args, message, tmp_path):
     result = run_py(f'--data_dir={tmp_path}', f'--run_dir={tmp_path / "run"}', *args,
@@ -141,6 +169,32 @@ def test_bad_input_stops_with_one_line(args, message, tmp_path):
     assert result.returncode != 0
     assert message in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_a_batch_larger_than_the_data_is_refused_before_training(small_sprites, tmp_path):
+    result = run_py(f'--data_dir={small_sprites}', f'--run_dir={tmp_path}', '--batch_size=1000',
+                    check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert '--batch_size=1000 exceeds the 480 training scenes' in result.stderr
+
+
+def test_resuming_with_another_steps_per_epoch_is_refused_by_name(trained_run, small_sprites):
+    run_dir = trained_run[0]
+    result = run_py(f'--data_dir={small_sprites}', f'--run_dir={run_dir}', '--batch_size=16',
+                    '--steps_per_epoch=5', '--evals_per_epoch=2', '--epochs=2', check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert 'steps_per_epoch 10 there, 5 now' in result.stderr
+
+
+def test_an_eval_without_checkpoint_leaves_no_settings_behind(small_sprites, tmp_path):
+    result = run_py(f'--data_dir={small_sprites}', f'--run_dir={tmp_path}', '--mode=eval',
+                    check=False)
+    assert 'no checkpoint in' in result.stderr
+    assert not (tmp_path / 'settings.json').exists()
+
+
+def test_helpshort_lists_the_flags():
+    assert '--dataset' in run_py('--helpshort', check=False).stdout
 
 
 def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprites, tmp_path):

@@ -199,3 +199,22 @@ def test_built_sets_are_cached_atomically_and_read_back(tmp_path, monkeypatch):
     assert not np.array_equal(other.images, train.images)
     batch = next(iter(train.to_tf_dataset(batch_size=16, shuffle=True, seed=0)))
     assert batch['images'].shape == (16, 50, 50, 1) and batch['boxes'].shape == (16, 2, 4)
+
+
+@pytest.mark.parametrize('damage', ['truncate', 'garbage', 'wrong_keys'])
+def test_a_damaged_cache_is_reported_and_built_again(tmp_path, monkeypatch, capsys, damage):
+    monkeypatch.setitem(__import__('datasets.core').core.SIZES, 'sprites', (40, 10))
+    train, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=5)
+    (path,) = tmp_path.glob('*.npz')
+    assert oct(path.stat().st_mode & 0o777) == '0o644'
+    if damage == 'truncate':
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    elif damage == 'garbage':
+        path.write_bytes(b'not a zip file at all' * 100)
+    else:
+        np.savez(path, something=np.zeros(3))
+    again, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=5)
+    assert 'is damaged' in capsys.readouterr().out
+    np.testing.assert_array_equal(again.images, train.images)
+    load_dataset('sprites', data_dir=str(tmp_path), seed=5)
+    assert 'is damaged' not in capsys.readouterr().out  # rebuilt and saved

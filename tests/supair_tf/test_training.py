@@ -1,0 +1,55 @@
+"""The training loop's bookkeeping: damaged checkpoints, evaluations a kill lost."""
+
+import csv
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from datasets.core import SceneSet
+from supair_tf import PRESETS, Supair
+from supair_tf.training import CheckpointError, Trainer
+
+
+@pytest.fixture(scope='module')
+def scenes():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 0.1, [24, 50, 50, 1]).astype(np.float32)
+    return SceneSet(images, np.zeros(24, np.int32), np.zeros([24, 2, 4], np.float32))
+
+
+def make_trainer(scenes, run_dir):
+    model = Supair(PRESETS['sprites'].replace(batch_size=4), jit_compile=False)
+    return Trainer(model, scenes, scenes, str(run_dir), steps_per_epoch=2, evals_per_epoch=1,
+                   verbose=1)
+
+
+def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(scenes, tmp_path, capsys):
+    trainer = make_trainer(scenes, tmp_path)
+    for step in (1, 2):
+        trainer.step.assign(step)
+        trainer.save()
+    (newest,) = glob.glob(str(tmp_path / 'checkpoints' / 'ckpt-2.data-*'))
+    with open(newest, 'r+b') as f:
+        f.truncate(os.path.getsize(newest) // 3)
+    assert make_trainer(scenes, tmp_path).restore() == 1
+    assert 'ckpt-2 is unreadable' in capsys.readouterr().out
+    (older,) = glob.glob(str(tmp_path / 'checkpoints' / 'ckpt-1.data-*'))
+    with open(older, 'r+b') as f:
+        f.truncate(10)
+    with pytest.raises(CheckpointError, match='no readable checkpoint'):
+        make_trainer(scenes, tmp_path).restore()
+
+
+def test_resuming_logs_the_evaluation_a_kill_left_out(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.fit(1)                          # 2 steps: evaluated and logged at step 2
+    trainer._run_epoch(1)                   # steps 3-4, then "killed" after saving,
+    trainer.save()                          # before the epoch's evaluation
+    resumed = make_trainer(scenes, tmp_path)
+    resumed.fit(2)
+    with open(tmp_path / 'metrics.csv') as f:
+        steps = [int(row['step']) for row in csv.DictReader(f)]
+    assert steps == [2, 4]
+    assert len(glob.glob(str(tmp_path / 'pictures' / 'recon_step0000004.png'))) == 1
