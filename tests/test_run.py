@@ -222,8 +222,9 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprite
     latest = max(int(m.group(1)) for f in os.listdir(checkpoints)
                  if (m := re.match(r'ckpt-(\d+)\.index$', f)))
     resumed = run_py(*args[2:], '--epochs=1')
-    assert f'resuming from step {latest} of 30' in resumed.stdout
-    assert latest >= max(saved)
+    step = int(re.search(r'resuming from step (\d+) of 30', resumed.stdout).group(1))
+    # the newest checkpoint, or (if the kill cut its writing short) the one before it
+    assert step == latest or ('is unreadable' in resumed.stdout and 5 <= step < latest)
     steps = [int(r['step']) for r in read_metrics(str(run_dir))]
     assert steps == sorted(set(steps))  # rows after the checkpoint were dropped, not repeated
 
