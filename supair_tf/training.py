@@ -70,6 +70,9 @@ class Trainer:
         self.saved_elbos = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.nan), trainable=False)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        # What a checkpoint must hold, and all it holds (the window is newer than some runs).
+        self.required = tf.train.Checkpoint(model=model, step=self.step,
+                                            train_seconds=self.train_seconds)
         self.checkpoint = tf.train.Checkpoint(model=model, step=self.step,
                                               train_seconds=self.train_seconds,
                                               recent_train_elbos=self.saved_elbos)
@@ -82,7 +85,9 @@ class Trainer:
         damaged newer one is skipped with a line saying so); returns its step."""
         for path in reversed(self.manager.checkpoints):
             try:
-                self.checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+                self.required.restore(path).assert_existing_objects_matched()
+                self.saved_elbos.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
+                self.checkpoint.restore(path).expect_partial()
                 self.recent_elbos.clear()
                 self.recent_elbos.extend(e for e in self.saved_elbos.numpy() if np.isfinite(e))
                 return int(self.step.numpy())

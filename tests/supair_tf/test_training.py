@@ -53,3 +53,15 @@ def test_resuming_logs_the_evaluation_a_kill_left_out(scenes, tmp_path):
         steps = [int(row['step']) for row in csv.DictReader(f)]
     assert steps == [2, 4]
     assert len(glob.glob(str(tmp_path / 'pictures' / 'recon_step0000004.png'))) == 1
+
+
+def test_a_checkpoint_without_the_train_elbo_window_still_resumes(scenes, tmp_path):
+    """Checkpoints written before the window was kept (sessions 1-3) resume with it empty."""
+    import tensorflow as tf
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.step.assign(3)
+    older = tf.train.Checkpoint(model=trainer.model, step=trainer.step,
+                                train_seconds=trainer.train_seconds)
+    tf.train.CheckpointManager(older, str(tmp_path / 'checkpoints'), 3).save(checkpoint_number=3)
+    resumed = make_trainer(scenes, tmp_path)
+    assert resumed.restore() == 3 and not resumed.recent_elbos
