@@ -7,10 +7,10 @@ import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
-import supair_tf.flags  # noqa: E402
-from supair_tf.app import main  # noqa: E402
+import supair_tf.flags
+from supair_tf.app import main
 
 # --helpshort lists the key flags of the main module: make them those of supair_tf.flags.
 flags.adopt_module_key_flags(supair_tf.flags)

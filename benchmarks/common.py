@@ -7,10 +7,10 @@ import time
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from supair_tf.runtime import configure  # noqa: E402
+from supair_tf.runtime import configure
 
 configure(int(os.environ.get('BENCH_THREADS', 2)))
 tf.config.threading.set_inter_op_parallelism_threads(1)

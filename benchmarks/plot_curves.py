@@ -34,7 +34,10 @@ def panel(name, runs):
     image = Image.new('RGB', (W, H), 'white')
     pen = ImageDraw.Draw(image)
     longest = max([p[0] for points in runs.values() for p in points] + [1.0])
-    to_xy = lambda s, a: (PAD + (W - PAD - 10) * s / longest, H - PAD - (H - PAD - 20) * a)  # noqa: E731
+
+    def to_xy(s, a):
+        return PAD + (W - PAD - 10) * s / longest, H - PAD - (H - PAD - 20) * a
+
     pen.rectangle([PAD, 20, W - 10, H - PAD], outline='black')
     for acc in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = to_xy(0, acc)[1]
@@ -49,7 +52,7 @@ def panel(name, runs):
         colour = COLOURS[k % len(COLOURS)]
         xy = [to_xy(s, a) for s, a in [(0.0, points[0][1])] + points][1:]
         dashed = '_nobg' in run
-        for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
+        for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:], strict=True):
             pen.line([x0, y0, x1, y1], fill=colour, width=1 if dashed else 2)
         pen.text((W - 170, H - PAD - 16 * (k + 1)), run, fill=colour)
     return image

@@ -13,13 +13,14 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets import load_dataset  # noqa: E402
-from supair_tf import PRESETS, Supair  # noqa: E402
-from supair_tf.elbo import log_joint_by_count  # noqa: E402
+from datasets import load_dataset
+from supair_tf import PRESETS, Supair
+from supair_tf.elbo import log_joint_by_count
 
 
 def score(model, scenes, z_where):
-    """log p(x, z | N = n) ``[b, steps + 1]``, object terms ``[b, steps]``, background ``[b, steps + 1]``."""
+    """log p(x, z | N = n) ``[b, steps + 1]``, object terms ``[b, steps]``, background
+    ``[b, steps + 1]``."""
     t = model.box_terms(scenes, tf.constant(z_where, tf.float32))
     joint = log_joint_by_count(t['object_ll'] + t['overlap_lp'], t['bg_ll'], model.count_prior)
     return joint.numpy(), t['object_ll'].numpy(), t['bg_ll'].numpy()
@@ -47,7 +48,8 @@ def main(run_dir, name):
     print('model counts on one-object scenes:', np.bincount(own_n, minlength=4))
     print(f'mean log p(x, z | n): own boxes and count {joint_own.mean():.1f}, '
           f'ground-truth box with n = 1 {joint_truth[:, 1].mean():.1f}')
-    print(f'share where the ground truth scores higher: {np.mean(joint_truth[:, 1] > joint_own):.3f}')
+    higher = np.mean(joint_truth[:, 1] > joint_own)
+    print(f'share where the ground truth scores higher: {higher:.3f}')
     print('object term per box, own steps 0 and 1:', object_own[:, :2].mean(0).round(1),
           f' ground truth: {object_truth[:, 0].mean():.1f}')
     print(f'background log-likelihood: own n = 1 {bg_own[:, 1].mean():.1f}, n = 2 '

@@ -9,8 +9,7 @@ compiled with tf.function and run in turns within this one process.
 
 import argparse
 
-from common import interleaved_medians, np, tf  # noqa: I100
-
+from common import interleaved_medians, np, tf
 from rat_spn import RatSpn, RegionGraph
 from tests.rat_spn.plain_spn import plain_log_density
 
@@ -42,8 +41,12 @@ def main():
     rng = np.random.default_rng(0)
     cases = {'object SPN, 768 x 784': (paper_spn(784, 6, 2, 20, 20, (0.12, 0.35)), 768),
              'background SPN, 1024 x 2500': (paper_spn(2500, 3, 1, 6, 3, (0.002, 0.12)), 1024)}
-    fast = lambda spn, x, m: spn(x, marginalized=m)  # noqa: E731
-    plain = lambda spn, x, m: plain_log_density(spn, x, m, tf.float32)  # noqa: E731
+    def fast(spn, x, m):
+        return spn(x, marginalized=m)
+
+    def plain(spn, x, m):
+        return plain_log_density(spn, x, m, tf.float32)
+
     print(f'{"case":30s} {"layer ms":>10s} {"plain ms":>10s} {"speed-up":>9s}')
     for name, (spn, batch) in cases.items():
         x = tf.constant(rng.uniform(0, 1, (batch, spn.num_items)), tf.float32)
@@ -51,7 +54,8 @@ def main():
         steps = {'layer': forward_backward(spn, fast), 'plain': forward_backward(spn, plain)}
         agree = np.allclose(steps['layer'](x, m)[0].numpy(), steps['plain'](x, m)[0].numpy(),
                             rtol=1e-3)
-        times = interleaved_medians({k: (lambda s=s: s(x, m)[0].numpy()) for k, s in steps.items()},
+        times = interleaved_medians({k: (lambda s=s, x=x, m=m: s(x, m)[0].numpy())
+                                     for k, s in steps.items()},
                                     args.repeats)
         print(f'{name:30s} {1e3 * times["layer"]:10.1f} {1e3 * times["plain"]:10.1f} '
               f'{times["plain"] / times["layer"]:8.1f}x' + ('' if agree else '  (RESULTS DIFFER)'))

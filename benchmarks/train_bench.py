@@ -16,8 +16,7 @@ reads against what this machine's matmuls can do.
 import argparse
 import re
 
-from common import interleaved_medians, np, tf  # noqa: I100
-
+from common import interleaved_medians, np, tf
 from supair_tf import PRESETS, Supair
 from supair_tf.elbo import enumerated_elbo
 from supair_tf.masks import cut_and_paste
@@ -96,7 +95,10 @@ def main():
     model = Supair(PRESETS['sprites'], jit_compile=args.jit)
     plain = Supair(PRESETS['sprites'], jit_compile=False)
     use_plain_spns(plain)
-    block = lambda out: tf.nest.map_structure(lambda t: t.numpy(), out)  # noqa: E731
+
+    def block(out):
+        return tf.nest.map_structure(lambda t: t.numpy(), out)
+
     stages = {f'upto{k}': gradient_fn(model, k, args.jit) for k in range(1, 5)}
     fns = {name: (lambda f=f: block(f(images))) for name, f in stages.items()}
     fns['step'] = lambda: block(model.train_step(images))

@@ -17,6 +17,7 @@ SIZES = {'mnist': (60000, 10000), 'sprites': (40000, 10000)}  # Sprites: 50,000 
 
 @dataclasses.dataclass
 class SceneSet:
+    """Scenes of one split with their object counts and ground-truth boxes."""
     images: np.ndarray  # [N, 50, 50, 1] float32 in [0, 1]
     counts: np.ndarray  # [N] int32
     boxes: np.ndarray   # [N, 2, 4] float32 (y0, x0, y1, x1) pixels, zero for absent objects
@@ -25,6 +26,7 @@ class SceneSet:
         return len(self.counts)
 
     def subset(self, n):
+        """The first ``n`` scenes."""
         return SceneSet(self.images[:n], self.counts[:n], self.boxes[:n])
 
     def to_tf_dataset(self, batch_size=256, shuffle=True, seed=0, drop_remainder=False):

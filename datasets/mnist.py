@@ -35,7 +35,8 @@ def read_idx(path):
         with opener(path, 'rb') as f:
             data = f.read()
     except (OSError, EOFError, zlib.error) as e:
-        raise DatasetError(f'{path} is corrupt ({e}); delete it and put a good copy there') from None
+        raise DatasetError(f'{path} is corrupt ({e}); delete it and put a good copy '
+                           'there') from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
         raise DatasetError(f'{path} is not an IDX file (bad magic number); replace {name}')
     ndim = data[3]
@@ -52,6 +53,7 @@ def read_idx(path):
 
 
 def md5sum(path):
+    """Hex md5 of a file's bytes."""
     digest = hashlib.md5()
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''):
@@ -60,6 +62,7 @@ def md5sum(path):
 
 
 def verify_md5(path, expected):
+    """Raises DatasetError unless the file has the expected md5."""
     actual = md5sum(path)
     if actual != expected:
         raise DatasetError(f'{path} has md5 {actual}, expected {expected}: the download is '
@@ -79,7 +82,8 @@ def _download(mnist_dir, filename):
     for mirror in MIRRORS:
         fd, tmp = tempfile.mkstemp(dir=mnist_dir, suffix='.part')
         try:
-            with urllib.request.urlopen(mirror + filename, timeout=30) as r, os.fdopen(fd, 'wb') as f:
+            with urllib.request.urlopen(mirror + filename, timeout=30) as r, \
+                    os.fdopen(fd, 'wb') as f:
                 shutil.copyfileobj(r, f)
             verify_md5(tmp, OFFICIAL_MD5[filename])
             os.replace(tmp, os.path.join(mnist_dir, filename))

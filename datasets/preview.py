@@ -28,11 +28,13 @@ def draw_scenes(images, boxes, present, columns=8, zoom=3):
         for k in np.nonzero(present[i])[0]:
             y0, x0, y1, x1 = (float(v) * zoom for v in boxes[i, k])
             pen.rectangle([x0, y0, x1 - 1, y1 - 1], outline=BOX_COLOURS[k % 3])
-        sheet.paste(tile, ((i % columns) * (width * zoom + 2), (i // columns) * (height * zoom + 2)))
+        corner = ((i % columns) * (width * zoom + 2), (i // columns) * (height * zoom + 2))
+        sheet.paste(tile, corner)
     return sheet
 
 
 def main(argv):
+    """Draws a few scenes of a data set, with their true boxes, into a PNG."""
     del argv
     F = flags.FLAGS
     try:

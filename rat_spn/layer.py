@@ -112,6 +112,7 @@ class RatSpn(keras.layers.Layer):
             raise ValueError('the region graph has no partition: split it before building an SPN')
 
     def build(self, input_shape=None):
+        """Creates the leaf means, variance parameters and sum-weight logits."""
         leaf_shape = (self.num_leaf_entries, self.num_gauss)
         init = keras.initializers.TruncatedNormal
         self.means = self.add_weight(name='means', shape=leaf_shape,
@@ -232,11 +233,13 @@ class RatSpn(keras.layers.Layer):
         return values
 
     def call(self, x, marginalized=None):
+        """Log-density ``[batch, num_classes]``; items with ``marginalized = 1`` integrated out."""
         x, marginalized = self._check_inputs(x, marginalized)
         values = self._forward(x, marginalized)
         return values[self.root_index, :, :self.num_classes]
 
     def compute_output_shape(self, input_shape):
+        """One log-density per class."""
         return (input_shape[0], self.num_classes)
 
     # ---- top-down passes (eager, numpy) -------------------------------------------------
@@ -305,6 +308,7 @@ class RatSpn(keras.layers.Layer):
         return out[:, :self.num_items]
 
     def get_config(self):
+        """Everything needed to rebuild the layer, its region graph included."""
         config = super().get_config()
         config.update(region_graph=self.region_graph.get_config(), num_gauss=self.num_gauss,
                       num_sums=self.num_sums, num_classes=self.num_classes,

@@ -22,9 +22,11 @@ class RegionGraph:
 
     @property
     def regions(self):
+        """Every region of the graph (a copy)."""
         return set(self._regions)
 
     def partitions_of(self, region):
+        """The partitions that split ``region`` (empty for a leaf)."""
         return list(self._children.get(tuple(region), []))
 
     def add_partition(self, region, parts):
@@ -90,6 +92,7 @@ class RegionGraph:
         return graph
 
     def leaves(self):
+        """The regions that are not split, sorted."""
         return sorted(r for r in self._regions if r not in self._children)
 
     def layers(self):
@@ -142,6 +145,7 @@ class RegionGraph:
             raise ValueError(f'leaf regions cover {len(covered)} of {self.num_items} items')
 
     def get_config(self):
+        """A JSON-able description: the item count and every partition."""
         return {'num_items': self.num_items,
                 'partitions': [[list(region), [list(c) for c in p]]
                                for region in sorted(self._children)
@@ -149,6 +153,7 @@ class RegionGraph:
 
     @classmethod
     def from_config(cls, config):
+        """The graph ``get_config`` described."""
         graph = cls(config['num_items'])
         # Parents before children: a region must exist before it is split.
         for region, parts in sorted(config['partitions'], key=lambda e: -len(e[0])):

@@ -21,6 +21,7 @@ class UsageError(Exception):
 
 
 def config_from_flags():
+    """The data set's paper preset with the flags that were set applied to it."""
     overrides = {}
     for name in OVERRIDES:
         value = getattr(FLAGS, name)
@@ -41,6 +42,7 @@ def config_from_flags():
 
 
 def default_run_dir(config):
+    """runs/DATASET[_nobg][_pd]_seedSEED."""
     name = FLAGS.dataset + ('' if config.background_model else '_nobg')
     name += '_pd' if config.structure == 'poon_domingos' else ''
     return os.path.join('runs', f'{name}_seed{FLAGS.seed}')
@@ -111,6 +113,7 @@ def check_writable(folder, flag):
 
 
 def make_strategy():
+    """The tf.distribute strategy that --strategy asks for."""
     if FLAGS.strategy == 'default':
         return tf.distribute.get_strategy()
     if FLAGS.cpu_replicas and not tf.config.list_physical_devices('GPU'):
@@ -123,6 +126,7 @@ def make_strategy():
 
 
 def run():
+    """Configures from the flags, then trains, evaluates or exports."""
     configure(FLAGS.threads, FLAGS.deterministic)
     config = config_from_flags()
     run_dir = FLAGS.run_dir or default_run_dir(config)
@@ -169,6 +173,7 @@ def run():
 
 
 def main(argv):
+    """run.py's entry point: every expected failure ends in one line."""
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         sys.exit(f'error: unexpected arguments {" ".join(argv[1:])}; flags look like --name=value')

@@ -6,6 +6,7 @@ import math
 
 @dataclasses.dataclass(frozen=True)
 class SupairConfig:
+    """Every hyper-parameter of a SuPAIR model and its training, the paper values as defaults."""
     # Scene and objects (paper section 3; REFERENCE.md "Scene model")
     scene_size: int = 50
     patch_size: int = 28            # native object size A
@@ -34,14 +35,17 @@ class SupairConfig:
     epochs: int = 20
 
     def replace(self, **overrides):
+        """A copy with some fields changed; unknown field names are refused."""
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ValueError(f'unknown config fields: {", ".join(sorted(unknown))}')
         return dataclasses.replace(self, **overrides)
 
     def validate(self):
+        """Returns self, or raises ValueError naming the first bad field."""
         if self.structure not in ('random', 'poon_domingos'):
-            raise ValueError(f"structure must be 'random' or 'poon_domingos', got {self.structure!r}")
+            raise ValueError("structure must be 'random' or 'poon_domingos', got "
+                             f'{self.structure!r}')
         for name in ('obj_var_range', 'bg_var_range'):
             lo, hi = getattr(self, name)
             if not (math.isfinite(hi) and 0 < lo <= hi):

@@ -10,8 +10,8 @@ def box_iou(a, b):
     top, left = np.maximum(a[..., 0], b[..., 0]), np.maximum(a[..., 1], b[..., 1])
     bottom, right = np.minimum(a[..., 2], b[..., 2]), np.minimum(a[..., 3], b[..., 3])
     inter = np.clip(bottom - top, 0, None) * np.clip(right - left, 0, None)
-    area = lambda box: (box[..., 2] - box[..., 0]) * (box[..., 3] - box[..., 1])  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+    area_a, area_b = ((box[..., 2] - box[..., 0]) * (box[..., 3] - box[..., 1]) for box in (a, b))
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
 def scene_iou(pred_boxes, pred_present, true_boxes, true_counts):
@@ -21,7 +21,8 @@ def scene_iou(pred_boxes, pred_present, true_boxes, true_counts):
     permutation with the largest total IoU. NaN if no scene qualifies.
     """
     scores = []
-    for boxes, present, truth, n in zip(pred_boxes, pred_present, true_boxes, true_counts):
+    scenes = zip(pred_boxes, pred_present, true_boxes, true_counts, strict=True)
+    for boxes, present, truth, n in scenes:
         if n == 0 or present.sum() != n:
             continue
         found = boxes[present]

@@ -32,6 +32,7 @@ class _Serving(tf.Module):
 
 
 def export_saved_model(model, export_dir):
+    """Writes the SavedModel with the ``detect`` and ``elbo`` signatures; returns its folder."""
     serving = _Serving(model)
     tf.saved_model.save(serving, export_dir, signatures={
         'detect': serving.detect.get_concrete_function(),

@@ -22,6 +22,7 @@ class RepeatedInputLSTM(keras.layers.Layer):
         self.units, self.steps = units, steps
 
     def build(self, input_shape):
+        """Creates the kernels with TF1 BasicLSTMCell's initialisation."""
         width = 4 * self.units
         # TF1's BasicLSTMCell (the reference) keeps ONE kernel over [input, h] and gives it
         # one Glorot-uniform limit; split here into its input and recurrent rows.
@@ -51,11 +52,13 @@ class RepeatedInputLSTM(keras.layers.Layer):
         return tf.stack(outputs, axis=1)
 
     def get_config(self):
+        """Units and steps."""
         return {**super().get_config(), 'units': self.units, 'steps': self.steps}
 
 
 class InferenceNet(keras.layers.Layer):
-    """Scene ``[batch, H, W, 1]`` -> z_pres ``[b, steps]`` and q(z_where) mean, std ``[b, steps, 4]``.
+    """Scene ``[batch, H, W, 1]`` -> z_pres ``[b, steps]``, q(z_where) mean and std
+    ``[b, steps, 4]``.
 
     z_where is ``(sx, sy, x, y)``: box width and height relative to the patch size
     A, and the box's top-left corner in pixels.
@@ -70,6 +73,7 @@ class InferenceNet(keras.layers.Layer):
         self.head = keras.layers.Dense(9, bias_initializer=bias)
 
     def call(self, images):
+        """z_pres ``[b, steps]`` and the mean and std of q(z_where) ``[b, steps, 4]``."""
         c = self.config
         flat = tf.reshape(images, [tf.shape(images)[0], c.scene_size * c.scene_size])
         out = self.head(self.hidden(self.lstm(flat)))                      # [b, steps, 9]

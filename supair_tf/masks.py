@@ -28,7 +28,7 @@ def cut_and_paste(z_where, indicators, patch_size):
     rows, cols = box_samplers(z_where, patch_size, height + 2, width + 2, offset=1.0)
     # Unstacked, not sliced: the gradient of a slice is a zero-filled copy of the whole.
     steps = zip(tf.unstack(indicators, axis=1), tf.unstack(rows, axis=1),
-                tf.unstack(cols, axis=1))
+                tf.unstack(cols, axis=1), strict=True)
     for indicator, step_rows, step_cols in steps:
         padded = tf.pad(bg, [[0, 0], [1, 1], [1, 1]])
         visibility.append(extract_patches(padded, step_rows[:, None], step_cols[:, None])[:, 0])

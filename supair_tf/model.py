@@ -76,14 +76,17 @@ class Supair(tf.Module):
 
     @property
     def model_variables(self):
+        """The trainable variables of the inference net and both SPNs, in a fixed order."""
         parts = [self.inference, self.object_spn, self.background_spn]
         return [v for part in parts if part is not None for v in part.trainable_variables]
 
     def parameter_counts(self):
-        count = lambda layer: 0 if layer is None else int(  # noqa: E731
-            sum(np.prod(v.shape) for v in layer.trainable_variables))
-        counts = {'inference': count(self.inference), 'object_spn': count(self.object_spn),
-                  'background_spn': count(self.background_spn)}
+        """Parameters per part and in total, as in Table 1 of the paper."""
+        parts = {'inference': self.inference, 'object_spn': self.object_spn,
+                 'background_spn': self.background_spn}
+        counts = {name: 0 if part is None else
+                  int(sum(np.prod(v.shape) for v in part.trainable_variables))
+                  for name, part in parts.items()}
         counts['total'] = sum(counts.values())
         return counts
 
@@ -184,7 +187,7 @@ class Supair(tf.Module):
         noise = self.where_noise(tf.shape(images)[0], self.optimizer.iterations,
                                  context.replica_id_in_sync_group, replicas)
         loss, grads = self._loss_and_gradients(images, noise, replicas)
-        self.optimizer.apply_gradients(zip(grads, self.model_variables))
+        self.optimizer.apply_gradients(zip(grads, self.model_variables, strict=True))
         return loss, {'elbo': -loss}
 
     def loss_and_gradients(self, images, noise, replicas=1):

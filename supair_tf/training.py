@@ -17,6 +17,7 @@ import tensorflow as tf
 from supair_tf.evaluation import evaluate
 from supair_tf.pictures import inference_sheet, reconstruction_sheet
 
+
 class CheckpointError(Exception):
     """A run directory whose checkpoints cannot be read."""
 
@@ -42,14 +43,17 @@ def make_train_step(model, strategy=None):
         per = len(images) // replicas
         if per * replicas != len(images):
             raise ValueError(f'a batch of {len(images)} does not split over {replicas} replicas')
-        shard = lambda ctx: tf.constant(  # noqa: E731
-            images[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per])
+        def shard(ctx):
+            first = ctx.replica_id_in_sync_group * per
+            return tf.constant(images[first:first + per])
+
         return distributed(strategy.experimental_distribute_values_from_function(shard))
 
     return step
 
 
 class Trainer:
+    """Trains a Supair model on a SceneSet, with evaluation, logs, pictures and checkpoints."""
     def __init__(self, model, train, test, run_dir, seed=0, steps_per_epoch=None, strategy=None,
                  evals_per_epoch=4, checkpoint_seconds=180, verbose=1):
         self.model, self.train, self.test = model, train, test
@@ -59,7 +63,8 @@ class Trainer:
         full = len(train) // self.batch_size
         self.steps_per_epoch = min(full, steps_per_epoch) if steps_per_epoch else full
         if self.steps_per_epoch < 1:
-            raise ValueError(f'batch_size {self.batch_size} exceeds the {len(train)} training scenes')
+            raise ValueError(f'batch_size {self.batch_size} exceeds the {len(train)} '
+                             'training scenes')
         # Steps (within an epoch) after which to evaluate; the epoch's end is always one.
         self.eval_steps = {round(self.steps_per_epoch * j / evals_per_epoch)
                            for j in range(1, evals_per_epoch)} - {0, self.steps_per_epoch}
@@ -100,6 +105,7 @@ class Trainer:
         return int(self.step.numpy())
 
     def batch_indices(self, epoch):
+        """The epoch's data order, a function of (seed, epoch) only."""
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.train))
 
     def fit(self, epochs):
@@ -142,7 +148,7 @@ class Trainer:
         variables = self.model.model_variables + list(self.model.optimizer.variables)
         saved = [v.numpy() for v in variables]
         self.train_step(self.train.images[:self.batch_size])
-        for v, value in zip(variables, saved):
+        for v, value in zip(variables, saved, strict=True):
             v.assign(value)
         return time.time() - began
 
@@ -201,6 +207,7 @@ class Trainer:
         return {int(r['step']) for r in rows if int(r['step']) <= step}
 
     def save(self):
+        """Writes a checkpoint numbered by the step."""
         window = np.full(TRAIN_ELBO_WINDOW, np.nan, np.float32)
         if self.recent_elbos:
             window[-len(self.recent_elbos):] = list(self.recent_elbos)
@@ -208,6 +215,7 @@ class Trainer:
         self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     def evaluate_now(self):
+        """Count accuracy, IoU, ELBO and confusion matrix on the test scenes."""
         return evaluate(self.model, self.test)
 
     def log_evaluation(self, epoch, pictures=False):
@@ -236,6 +244,7 @@ class Trainer:
         return result
 
     def save_pictures(self, tag):
+        """Boxes and reconstructions of the first 16 test scenes, as PNGs."""
         folder = os.path.join(self.run_dir, 'pictures')
         os.makedirs(folder, exist_ok=True)
         scenes = self.test.images[:16]

@@ -101,8 +101,9 @@ elbo = model.elbo(images)
 print(json.dumps({{'count': out['count'].numpy().tolist(), 'boxes': out['boxes'].numpy().tolist(),
                   'elbo': elbo.numpy().tolist()}}))
 """))
-    from supair_tf import PRESETS, Supair
     import tensorflow as tf
+
+    from supair_tf import PRESETS, Supair
     model = Supair(PRESETS['sprites'].replace(batch_size=16))
     checkpoint = tf.train.Checkpoint(model=model)
     checkpoint.restore(tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))) \
@@ -230,9 +231,9 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprite
 
 
 def test_evaluations_per_epoch_are_as_many_as_asked(tmp_path):
-    from supair_tf.training import Trainer
     from datasets.core import SceneSet
     from supair_tf import PRESETS, Supair
+    from supair_tf.training import Trainer
     empty = SceneSet(np.zeros([234 * 4, 50, 50, 1], np.float32), np.zeros(234 * 4, np.int32),
                      np.zeros([234 * 4, 2, 4], np.float32))
     model = Supair(PRESETS['mnist'].replace(batch_size=4))

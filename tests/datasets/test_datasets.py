@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from datasets import DatasetError, load_dataset, scenes
-from datasets.mnist import load_mnist_digits, mnist_image_paths, read_idx, verify_md5, md5sum
+from datasets.mnist import load_mnist_digits, md5sum, mnist_image_paths, read_idx, verify_md5
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'mnist')
 
@@ -105,7 +105,7 @@ def test_sprites_do_not_touch_and_come_in_three_shapes_of_size_12_to_16(sprite_s
             for i in np.nonzero(counts == 1)[0][:300]
             for y0, x0, y1, x1 in [boxes[i, 0].astype(int)]]
     grey = [images[i][images[i] > 0][0] for i in np.nonzero(counts == 1)[0][:300]]
-    by_grey = {g: np.mean([f for f, gg in zip(fill, grey) if np.isclose(gg, g)])
+    by_grey = {g: np.mean([f for f, gg in zip(fill, grey, strict=True) if np.isclose(gg, g)])
                for g in (1.0, 0.8, 0.7)}
     assert by_grey[0.8] == 1.0 and 0.6 < by_grey[1.0] < 0.8 and 0.35 < by_grey[0.7] < 0.55
 

@@ -136,7 +136,7 @@ def test_mpe_fills_marginalised_items_with_means_of_leaves_that_hold_them():
     for r, items in enumerate(spn.leaf_items):
         for s, item in enumerate(items[items < 784]):
             candidates.setdefault(int(item), []).extend(mean[r, s])
-    for b, d in zip(*np.nonzero(mask)):
+    for b, d in zip(*np.nonzero(mask), strict=True):
         assert np.min(np.abs(np.array(candidates[d]) - y[b, d])) < 1e-6
     np.testing.assert_array_equal(y[mask == 0], x[mask == 0])
 
@@ -183,7 +183,8 @@ def analytic_mean(spn):
                 a, b = expect[left], expect[right]
                 block = weights[r, p * w * w:(p + 1) * w * w].reshape(w, w, -1)
                 block = block[:len(a), :len(b)]
-                total = total + np.einsum('ijs,id->sd', block, a) + np.einsum('ijs,jd->sd', block, b)
+                total = (total + np.einsum('ijs,id->sd', block, a)
+                         + np.einsum('ijs,jd->sd', block, b))
             expect[region] = total
     return expect[spn.region_graph.root][0]
 

@@ -32,7 +32,7 @@ def brute_force_elbo(z_pres, object_terms, bg_ll, log_q_where):
 def test_enumerated_elbo_equals_brute_force_sum():
     z_pres, objects, bg, lqw = random_terms(np.random.default_rng(0))
     got = enumerated_elbo(z_pres, objects, bg, lqw, count_log_prior(3, 0.7)).numpy()
-    want = [brute_force_elbo(*args) for args in zip(z_pres, objects, bg, lqw)]
+    want = [brute_force_elbo(*args) for args in zip(z_pres, objects, bg, lqw, strict=True)]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-2)
 
 
@@ -51,7 +51,8 @@ def test_elbo_is_the_expectation_over_sequential_presence_draws():
     q = count_posterior(z_pres).numpy()[0]
     draws = rng.uniform(size=(200000, 3)) < z_pres[0]
     n = np.where(draws.all(1), 3, np.argmin(draws, axis=1))
-    log_joint = np.concatenate([[0.0], np.cumsum(objects[0])])[n] + bg[0][n] + math.log(0.7) - 0.7 * n
+    log_joint = (np.concatenate([[0.0], np.cumsum(objects[0])])[n] + bg[0][n]
+                 + math.log(0.7) - 0.7 * n)
     samples = log_joint - np.log(q[n]) - lqw[0]
     got = enumerated_elbo(z_pres, objects, bg, lqw, count_log_prior(3, 0.7)).numpy()[0]
     assert got == pytest.approx(samples.mean(), abs=4 * samples.std() / math.sqrt(len(samples)))

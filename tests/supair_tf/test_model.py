@@ -82,8 +82,8 @@ def test_seed_fixes_the_initial_parameters():
     def parameters(seed):
         return [v.numpy() for v in Supair(PRESETS['mnist'], seed=seed).model_variables]
     first, again, other = parameters(3), parameters(3), parameters(4)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert not any(np.array_equal(a, b) for a, b in zip(first, other)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not any(np.array_equal(a, b) for a, b in zip(first, other, strict=True)
                    if len(np.unique(a)) > 2)  # randomly initialised ones
 
 
@@ -114,7 +114,7 @@ def test_compiled_step_equals_the_plain_per_region_float64_path(sprite_data):
     np.testing.assert_allclose(fast_elbo, plain_elbo, rtol=0, atol=1e-5 * scale)
     np.testing.assert_allclose(-float(fast_loss), plain_elbo.mean(), rtol=0, atol=1e-5 * scale)
     worst = 0.0
-    for f, p in zip(fast_grads, plain_grads):
+    for f, p in zip(fast_grads, plain_grads, strict=True):
         p = tf.convert_to_tensor(p).numpy()
         scale = np.abs(p).max()
         assert scale > 0
