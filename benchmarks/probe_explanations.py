@@ -22,8 +22,8 @@ def score(model, scenes, z_where):
     """log p(x, z | N = n) ``[b, steps + 1]``, object terms ``[b, steps]``, background
     ``[b, steps + 1]``."""
     t = model.box_terms(scenes, tf.constant(z_where, tf.float32))
-    joint = log_joint_by_count(t['object_ll'] + t['overlap_lp'], t['bg_ll'], model.count_prior)
-    return joint.numpy(), t['object_ll'].numpy(), t['bg_ll'].numpy()
+    joint = log_joint_by_count(t.object_ll + t.overlap_lp, t.bg_ll, model.count_prior)
+    return joint.numpy(), t.object_ll.numpy(), t.bg_ll.numpy()
 
 
 def main(run_dir, name):

@@ -15,10 +15,7 @@ from tests.rat_spn.plain_spn import plain_log_density
 
 
 def paper_spn(num_items, splits, depth, num_gauss, num_sums, var_range):
-    graph = RegionGraph(num_items, seed=0)
-    for _ in range(splits):
-        graph.random_split(num_parts=2, num_recursions=depth)
-    spn = RatSpn(graph, num_gauss, num_sums, 1, var_range)
+    spn = RatSpn(RegionGraph.random(num_items, splits, depth), num_gauss, num_sums, 1, var_range)
     spn.build()
     return spn
 

@@ -61,6 +61,16 @@ class RegionGraph:
         return partition
 
     @classmethod
+    def random(cls, num_items, num_splits, depth, num_parts=2, seed=0):
+        """RAT-SPN's structure: ``num_splits`` random splits of the root, each ``depth`` deep
+        (Peharz et al. 2018; SuPAIR: 6 splits 2 deep for objects, 3 splits 1 deep for the
+        background)."""
+        graph = cls(num_items, seed=seed)
+        for _ in range(num_splits):
+            graph.random_split(num_parts=num_parts, num_recursions=depth)
+        return graph
+
+    @classmethod
     def poon_domingos(cls, height, width, step, max_depth=None):
         """Image region graph of Poon & Domingos (2011): axis-aligned cuts every ``step`` pixels.
 

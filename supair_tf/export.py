@@ -25,9 +25,9 @@ class _Serving(tf.Module):
         self.model = model
         spec = tf.TensorSpec([None, model.config.scene_size, model.config.scene_size, 1],
                              tf.float32, name='images')
-        self.detect = tf.function(lambda images: model._detect_graph(check_images(images)),
+        self.detect = tf.function(lambda images: model.detect_graph(check_images(images)),
                                   input_signature=[spec])
-        self.elbo = tf.function(lambda images: model._elbo_graph(check_images(images)),
+        self.elbo = tf.function(lambda images: model.elbo_graph(check_images(images)),
                                 input_signature=[spec])
 
 

@@ -41,13 +41,13 @@ class RepeatedInputLSTM(keras.layers.Layer):
     def call(self, x):
         """``x: [batch, features]`` -> outputs ``[batch, steps, units]``."""
         projected = tf.matmul(x, self.kernel) + self.bias
-        h = c = tf.zeros([tf.shape(x)[0], self.units])
+        h = cell = tf.zeros([tf.shape(x)[0], self.units])
         outputs = []
         for _ in range(self.steps):
             gates = projected + tf.matmul(h, self.recurrent_kernel)
             i, f, g, o = tf.split(gates, 4, axis=-1)
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
+            cell = tf.sigmoid(f) * cell + tf.sigmoid(i) * tf.tanh(g)
+            h = tf.sigmoid(o) * tf.tanh(cell)
             outputs.append(h)
         return tf.stack(outputs, axis=1)
 

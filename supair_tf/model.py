@@ -2,6 +2,8 @@
 detect objects, cut out patches, build the masks, score with the SPNs, sum over N.
 """
 
+from typing import NamedTuple
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -22,16 +24,34 @@ def region_graph(config, side, splits, depth, step):
     or Poon-Domingos cuts every ``step`` pixels (depth 2) when the config asks for them."""
     if config.structure == 'poon_domingos':
         return RegionGraph.poon_domingos(side, side, step=step, max_depth=2)
-    graph = RegionGraph(side * side, seed=config.structure_seed)
-    for _ in range(splits):
-        graph.random_split(num_parts=2, num_recursions=depth)
-    return graph
+    return RegionGraph.random(side * side, splits, depth, seed=config.structure_seed)
 
 
 def boxes_from_where(z_where, patch_size):
     """(sx, sy, x, y) -> (y0, x0, y1, x1) in pixels: the box spans A*sx by A*sy."""
     sx, sy, x, y = tf.unstack(z_where, axis=-1)
     return tf.stack([y, x, y + patch_size * sy, x + patch_size * sx], axis=-1)
+
+
+class BoxTerms(NamedTuple):
+    """The generative model's terms for given boxes on ``b`` scenes (``k`` = steps)."""
+
+    patches: tf.Tensor      # [b, k, A, A] the scene under each box, bilinearly sampled
+    visibility: tf.Tensor   # [b, k, A, A] share of each patch pixel no earlier object hides
+    bg_masks: tf.Tensor     # [b, k + 1, H, W] background left visible by n = 0..k objects
+    overlap: tf.Tensor      # [b, k] share of each object hidden by earlier ones
+    object_ll: tf.Tensor    # [b, k] object log-likelihood, area-scaled (eq. 7)
+    overlap_lp: tf.Tensor   # [b, k] log Gamma(1, rate) of the overlap
+    bg_ll: tf.Tensor        # [b, k + 1] background log-likelihood, n objects cut out
+
+
+class SceneTerms(NamedTuple):
+    """q's sample for ``b`` scenes and the model's terms for its boxes."""
+
+    z_pres: tf.Tensor       # [b, k] presence probabilities
+    z_where: tf.Tensor      # [b, k, 4] boxes (sx, sy, x, y)
+    log_q_where: tf.Tensor  # [b] log q(z_where), summed over the steps
+    boxes: BoxTerms
 
 
 class Supair(tf.Module):
@@ -61,9 +81,9 @@ class Supair(tf.Module):
         self._build()
         spec = tf.TensorSpec([None, c.scene_size, c.scene_size, 1], tf.float32)
         self._loss_and_gradients = tf.function(self.loss_and_gradients, jit_compile=jit_compile)
-        self.train_step = tf.function(self._train_step, input_signature=[spec])
-        self._detect = tf.function(self._detect_graph, input_signature=[spec])
-        self._elbo = tf.function(self._elbo_graph, input_signature=[spec],
+        self.train_step = tf.function(self.replica_step, input_signature=[spec])
+        self._detect = tf.function(self.detect_graph, input_signature=[spec])
+        self._elbo = tf.function(self.elbo_graph, input_signature=[spec],
                                  jit_compile=jit_compile)
 
     def _build(self):
@@ -117,8 +137,7 @@ class Supair(tf.Module):
             noise = self.where_noise(b, -1)
         z_where = where_mean + where_std * noise if sample else where_mean   # [b, steps, 4]
         log_q_where = tf.reduce_sum(q_where.log_prob(z_where), axis=[1, 2])
-        return dict(z_pres=z_pres, z_where=z_where, log_q_where=log_q_where,
-                    **self.box_terms(images[..., 0], z_where))
+        return SceneTerms(z_pres, z_where, log_q_where, self.box_terms(images[..., 0], z_where))
 
     def box_terms(self, scene, z_where):
         """The generative model's terms for given boxes ``z_where [b, steps, 4]`` on scenes
@@ -138,8 +157,7 @@ class Supair(tf.Module):
         overlap_lp = tfd.Gamma(1.0, c.overlap_rate).log_prob(overlap)
 
         bg_ll = self.background_log_lik(scene, bg_masks)                      # [b, steps+1]
-        return dict(patches=patches, visibility=visibility, bg_masks=bg_masks, overlap=overlap,
-                    object_ll=object_ll, overlap_lp=overlap_lp, bg_ll=bg_ll)
+        return BoxTerms(patches, visibility, bg_masks, overlap, object_ll, overlap_lp, bg_ll)
 
     def background_log_lik(self, scene, bg_masks):
         """log p_bg of the pixels left visible by n objects, for every n: ``[b, steps + 1]``."""
@@ -154,17 +172,19 @@ class Supair(tf.Module):
         ll = self.background_spn(scenes, marginalized=tf.reshape(1.0 - masks, [-1, pixels]))
         return tf.reshape(ll, [-1, n])
 
-    def _elbo_graph(self, images, noise=None):
+    def elbo_graph(self, images, noise=None):
+        """Per-image ELBO ``[b]`` as a graph function (eq. 9); ``noise`` as in scene_terms."""
         t = self.scene_terms(images, noise)
-        return enumerated_elbo(t['z_pres'], t['object_ll'] + t['overlap_lp'], t['bg_ll'],
-                               t['log_q_where'], self.count_prior)
+        return enumerated_elbo(t.z_pres, t.boxes.object_ll + t.boxes.overlap_lp, t.boxes.bg_ll,
+                               t.log_q_where, self.count_prior)
 
     def elbo(self, images):
         """Per-image ELBO ``[b]`` (one sample of z_where, N summed exactly)."""
         return self._elbo(tf.convert_to_tensor(images, tf.float32))
 
     # ---- inference --------------------------------------------------------------------
-    def _detect_graph(self, images):
+    def detect_graph(self, images):
+        """What ``detect`` returns, as a graph function."""
         z_pres, z_where, _ = self.inference(images)
         return {'z_pres': z_pres, 'z_where': z_where,
                 'count': tf.reduce_sum(tf.cast(z_pres >= 0.5, tf.int32), axis=1),
@@ -175,7 +195,7 @@ class Supair(tf.Module):
         return self._detect(tf.convert_to_tensor(images, tf.float32))
 
     # ---- learning ---------------------------------------------------------------------
-    def _train_step(self, images):
+    def replica_step(self, images):
         """One Adam step on the negative mean ELBO (reference: Adam, lr 1e-3).
 
         Under a tf.distribute strategy each replica gets its share of the global
@@ -193,7 +213,7 @@ class Supair(tf.Module):
     def loss_and_gradients(self, images, noise, replicas=1):
         """The replica's share of the negative mean ELBO and its dense gradients."""
         with tf.GradientTape() as tape:
-            elbo = self._elbo_graph(images, noise)
+            elbo = self.elbo_graph(images, noise)
             loss = -tf.reduce_sum(elbo) / tf.cast(tf.shape(images)[0] * replicas, tf.float32)
         # Dense gradients: every SPN parameter is used, and sparse (gathered) ones would
         # take Adam's sparse path, whose all-reduce across replicas repeats indices.

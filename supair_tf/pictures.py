@@ -15,14 +15,14 @@ def reconstruct_scenes(model, images):
     """
     c = model.config
     terms = model.scene_terms(images, sample=False)
-    count = np.sum(terms['z_pres'].numpy() >= 0.5, axis=1)
-    z_where = terms['z_where'].numpy()
+    count = np.sum(terms.z_pres.numpy() >= 0.5, axis=1)
+    z_where = terms.z_where.numpy()
     area, pixels = c.patch_size ** 2, c.scene_size ** 2
-    patches = terms['patches'].numpy().reshape(-1, area)
-    hidden = 1.0 - terms['visibility'].numpy().reshape(-1, area)
+    patches = terms.boxes.patches.numpy().reshape(-1, area)
+    hidden = 1.0 - terms.boxes.visibility.numpy().reshape(-1, area)
     objects = model.object_spn.mpe_reconstruct(patches, hidden).reshape(
         len(images), c.steps, c.patch_size, c.patch_size)
-    bg_masks = terms['bg_masks'].numpy()
+    bg_masks = terms.boxes.bg_masks.numpy()
     scenes = np.asarray(images, np.float32).reshape(-1, pixels)
     if model.background_spn is None:
         background = scenes * bg_masks[np.arange(len(images)), count].reshape(-1, pixels)

@@ -35,7 +35,7 @@ def make_train_step(model, strategy=None):
 
     @tf.function
     def distributed(per_replica_images):
-        losses, _ = strategy.run(model._train_step, args=(per_replica_images,))
+        losses, _ = strategy.run(model.replica_step, args=(per_replica_images,))
         loss = strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
         return loss, {'elbo': -loss}
 

@@ -7,9 +7,7 @@ from tests.rat_spn.plain_spn import plain_log_density
 
 
 def make_spn(num_items, splits, depth, num_gauss, num_sums, var_range, seed=0):
-    graph = RegionGraph(num_items, seed=seed)
-    for _ in range(splits):
-        graph.random_split(num_parts=2, num_recursions=depth)
+    graph = RegionGraph.random(num_items, splits, depth, seed=seed)
     spn = RatSpn(graph, num_gauss=num_gauss, num_sums=num_sums, num_classes=1,
                  var_range=var_range)
     spn.build()

@@ -5,10 +5,7 @@ from rat_spn import RegionGraph
 
 
 def random_graph(num_items, splits, parts, depth, seed=0):
-    graph = RegionGraph(num_items, seed=seed)
-    for _ in range(splits):
-        graph.random_split(num_parts=parts, num_recursions=depth)
-    return graph
+    return RegionGraph.random(num_items, splits, depth, num_parts=parts, seed=seed)
 
 
 def test_object_structure_has_24_leaf_regions_of_196_items():
