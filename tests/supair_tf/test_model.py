@@ -26,10 +26,19 @@ def test_ablation_has_no_background_parameters_and_uses_the_fixed_normal():
     np.testing.assert_allclose(got, [0.0, 2500 * per_pixel, 500 * per_pixel, 0.0], rtol=1e-5)
 
 
-def test_poon_domingos_structure_builds_and_scores():
+def test_poon_domingos_structure_builds_scores_and_integrates_to_one():
     model = Supair(PRESETS['mnist'].replace(structure='poon_domingos'))
     elbo = model.elbo(np.zeros([2, 50, 50, 1], np.float32)).numpy()
     assert elbo.shape == (2,) and np.all(np.isfinite(elbo))
+    # One pixel's marginal (all others integrated out), integrated over a fine grid.
+    for spn in (model.object_spn, model.background_spn):
+        grid = np.linspace(-4.0, 4.0, 4001, dtype=np.float32)
+        x = np.zeros([len(grid), spn.num_items], np.float32)
+        x[:, 7] = grid
+        mask = np.ones_like(x)
+        mask[:, 7] = 0.0
+        density = np.exp(spn(x, marginalized=mask).numpy()[:, 0])
+        assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_detect_boxes_follow_z_where():

@@ -100,5 +100,11 @@ def test_outside_the_scene_counts_as_unobserved():
     where = np.array([[[0.5, 0.5, 40.0, 10.0]]], np.float32)  # 14 px wide from x=40: 4 px out
     _, indicators = transform(np.zeros([1, 50, 50], np.float32), where, A)
     visibility, _, overlap = cut_and_paste(where, indicators, A)
-    outside_share = (40 + 14 - 49) / 14  # scene pixels end at 49; padding is zero
-    assert overlap.numpy()[0, 0] == pytest.approx(outside_share, abs=0.08)
+    # By hand: the patch's columns sample x = 40 + 0.5 u, u = linspace(0, 28, 28), on the
+    # scene padded by one zero pixel (coordinates + 1, clipped to 50.9999): bilinear
+    # weights give 1 up to x = 49, then fall linearly to the zero padding at x = 50.
+    padded_x = np.minimum(40 + 0.5 * np.linspace(0, 28, 28) + 1, 50.9999)
+    visible = np.clip(51 - padded_x, 0, 1)                    # ones at <= 50, zero at 51
+    outside_share = 1 - visible.mean()                        # rows are all inside
+    assert overlap.numpy()[0, 0] == pytest.approx(outside_share, abs=1e-4)
+    assert abs(outside_share - 4 / 14) > 0.03 and abs(outside_share - 5 / 14) > 0.02
