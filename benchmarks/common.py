@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmarks: thread settings and a median timer."""
+"""Shared helpers of the benchmarks: thread settings and an interleaved median timer."""
 
 import os
 import sys
@@ -14,18 +14,6 @@ from supair_tf.runtime import configure
 
 configure(int(os.environ.get('BENCH_THREADS', 2)))
 tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-def median_seconds(fn, repeats, warmup=2):
-    """Median wall time of ``fn()`` (which must block until its work is done)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def interleaved_medians(fns, repeats, warmup=2):

@@ -45,7 +45,6 @@ class _SumLevel:
                 self.left[r, p], self.right[r, p] = left, right
                 self.valid_partition[r, p] = True
                 valid_product[r, p, :sizes[left], :sizes[right]] = True
-        self.width = width
         self.num_out = num_out
         valid_product = valid_product.reshape(len(regions), -1)
         # Sum weight logits are stored flat (only real products count as parameters);

@@ -7,7 +7,7 @@ import math
 @dataclasses.dataclass(frozen=True)
 class SupairConfig:
     """Every hyper-parameter of a SuPAIR model and its training, the paper values as defaults."""
-    # Scene and objects (paper section 3; REFERENCE.md "Scene model")
+    # Scene and objects (paper section 3)
     scene_size: int = 50
     patch_size: int = 28            # native object size A
     steps: int = 3                  # N_max

@@ -42,7 +42,8 @@ flags.DEFINE_boolean('jit_compile', True, 'compile the ELBO and its gradients wi
 flags.DEFINE_boolean('deterministic', False, 'deterministic TensorFlow ops: a run, also one '
                      'interrupted and resumed, gives the same numbers bit for bit (slower)')
 flags.DEFINE_integer('threads', 0, 'TensorFlow threads per op (0: one per core)', lower_bound=0)
-# Preset hyper-parameters (REFERENCE.md); unset flags keep the data set's preset.
+# Preset hyper-parameters (the paper's section 4 and the authors' experiment script); unset
+# flags keep the data set's preset.
 flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (preset: 256)',
                      lower_bound=1)
 flags.DEFINE_float('overlap_rate', None, 'rate of the Gamma(1, rate) overlap penalty (120)')

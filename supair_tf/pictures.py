@@ -4,17 +4,19 @@ import numpy as np
 from PIL import Image
 
 from datasets.preview import draw_scenes
+from supair_tf.model import boxes_from_where
 
 
-def reconstruct_scenes(model, images):
+def reconstruct_scenes(model, images, terms=None):
     """Rebuilds scenes from the SPNs (Vergari et al. 2018), as in the paper's Fig. 6.
 
     The background SPN fills the pixels the detected objects cover (its MPE state,
     observed pixels kept); each object's SPN reconstruction, resized to its box, is
-    pasted back to front. Returns ``[n, H, W, 1]`` in [0, 1].
+    pasted back to front. Returns ``[n, H, W, 1]`` in [0, 1]. ``terms``: the images'
+    ``model.scene_terms(images, sample=False)``, if already computed.
     """
     c = model.config
-    terms = model.scene_terms(images, sample=False)
+    terms = terms or model.scene_terms(images, sample=False)
     count = np.sum(terms.z_pres.numpy() >= 0.5, axis=1)
     z_where = terms.z_where.numpy()
     area, pixels = c.patch_size ** 2, c.scene_size ** 2
@@ -52,10 +54,10 @@ def inference_sheet(model, images, columns=8):
 
 def reconstruction_sheet(model, images, columns=8):
     """Rows of scenes with boxes, each followed by a row of their reconstructions."""
-    out = model.detect(images)
-    present = out['z_pres'].numpy() >= 0.5
-    boxes = out['boxes'].numpy()
-    recon = reconstruct_scenes(model, images)
+    terms = model.scene_terms(images, sample=False)   # one inference pass for both rows
+    present = terms.z_pres.numpy() >= 0.5
+    boxes = boxes_from_where(terms.z_where, model.config.patch_size).numpy()
+    recon = reconstruct_scenes(model, images, terms)
     rows = []
     for start in range(0, len(images), columns):
         part = slice(start, start + columns)
