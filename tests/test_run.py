@@ -293,3 +293,15 @@ np.savez(sys.argv[2], **{str(i): reader.get_tensor(n) for i, n in enumerate(name
     assert final[0]['test_count_acc'] == final[1]['test_count_acc']
     assert final[0]['elbo'] == final[1]['elbo']
     assert final[0]['train_elbo'] == final[1]['train_elbo']  # the same batches averaged
+
+
+def test_a_broken_settings_file_beside_a_checkpoint_stops_with_one_line(trained_run,
+                                                                         small_sprites, tmp_path):
+    import shutil
+    run_dir = tmp_path / 'copy'
+    shutil.copytree(trained_run[0], run_dir)
+    (run_dir / 'settings.json').write_text('{"config": {"scene_size": 5')
+    result = run_py(f'--data_dir={small_sprites}', f'--run_dir={run_dir}', '--batch_size=16',
+                    '--steps_per_epoch=10', '--evals_per_epoch=2', '--epochs=2', check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert 'settings.json is unreadable' in result.stderr
