@@ -92,7 +92,9 @@ class Trainer:
             try:
                 self.required.restore(path).assert_existing_objects_matched()
                 self.saved_elbos.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
-                self.checkpoint.restore(path).expect_partial()
+                # The window alone (not the model again); absent before session 3.
+                tf.train.Checkpoint(recent_train_elbos=self.saved_elbos).restore(
+                    path).expect_partial()
                 self.recent_elbos.clear()
                 self.recent_elbos.extend(e for e in self.saved_elbos.numpy() if np.isfinite(e))
                 return int(self.step.numpy())

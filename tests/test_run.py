@@ -119,6 +119,7 @@ def test_saved_model_rejects_images_of_the_wrong_shape_or_dtype(trained_run):
     # numpy arrays are cast to the signature's dtype; tensors of another dtype are refused
     for bad, message in (('np.zeros([2, 28, 28, 1], np.float32)', 'shape [n, 50, 50, 1]'),
                          ('np.zeros([50, 50], np.float32)', 'shape [n, 50, 50, 1]'),
+                         ('np.zeros([1, 1, 50, 50, 1], np.float32)', 'shape [n, 50, 50, 1]'),
                          ('tf.zeros([2, 50, 50, 1], tf.int32)', 'float32')):
         code = f"""
 import numpy as np, tensorflow as tf
