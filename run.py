@@ -3,9 +3,46 @@
 See README.md for the flags; `python run.py --helpshort` lists them.
 """
 
+import glob
 import os
+import sys
+import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+# What TensorFlow's CUDA build writes to stderr on every start on a machine without a GPU.
+GPU_PROBE_NOISE = ('cudart_stub.cc', 'cuda_platform.cc', 'failed call to cuInit',
+                   'before absl::InitializeLog() is called')
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow and probes for GPUs, holding back the probe's messages.
+
+    On a machine without NVIDIA device files the CUDA build of TensorFlow logs that it
+    found no driver and that ``cuInit`` failed (as an error) on every start. Those lines
+    are dropped; anything else written meanwhile is passed on. Where a GPU exists nothing
+    is held back: its CUDA messages can matter.
+    """
+    if glob.glob('/dev/nvidia*') or not hasattr(os, 'dup2'):
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    stderr = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow as tf
+            tf.config.list_physical_devices('GPU')
+        finally:
+            os.dup2(stderr, 2)
+            os.close(stderr)
+        held.seek(0)
+        for line in held.read().decode(errors='replace').splitlines(keepends=True):
+            if not any(noise in line for noise in GPU_PROBE_NOISE):
+                sys.stderr.write(line)
+
+
+import_tensorflow_quietly()
 
 from absl import app, flags
 

@@ -1,6 +1,7 @@
 """End to end: run.py trains, logs, checkpoints, resumes, exports; errors are one line."""
 
 import csv
+import glob
 import json
 import os
 import subprocess
@@ -176,6 +177,17 @@ def test_bad_input_stops_with_one_line(args, message, tmp_path):
     assert result.returncode != 0
     assert message in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.skipif(bool(glob.glob('/dev/nvidia*')), reason='a GPU machine keeps its CUDA lines')
+def test_stderr_holds_only_the_error_line_without_gpu_noise(tmp_path):
+    env = {key: value for key, value in ENV.items() if key != 'TF_CPP_MIN_LOG_LEVEL'}
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={tmp_path}',
+                             f'--run_dir={tmp_path / "run"}', '--overlap_rate=-1'],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        'error: overlap_rate must be a positive number, got -1.0']
 
 
 def test_a_batch_larger_than_the_data_is_refused_before_training(small_sprites, tmp_path):
