@@ -18,9 +18,14 @@ def check_images(images, size):
     right = tf.logical_and(tf.equal(tf.size(shape), 4),
                            tf.reduce_all(tf.equal(padded[1:4], expected)))
     check = tf.debugging.Assert(right, [f'SuPAIR: images must have the shape '
-                                        f'[n, {size}, {size}, 1]; got', shape])
+                                        f'[n, {size}, {size}, 1]; got', shape], summarize=8)
     with tf.control_dependencies([check]):  # before ensure_shape, whose error says less
-        images = tf.ensure_shape(tf.identity(images), [None, size, size, 1])
+        # Through a cond whose other branch has the right shape: the static shape of a
+        # wrong input is forgotten, so no graph built around this function fails on it
+        # before the check above has run and said what is wrong.
+        images = tf.cond(right, lambda: tf.identity(images),
+                         lambda: tf.zeros([0, size, size, 1], images.dtype))
+        images = tf.ensure_shape(images, [None, size, size, 1])
     tf.debugging.assert_all_finite(images, 'SuPAIR: images hold NaN or inf')
     low, high = tf.reduce_min(images), tf.reduce_max(images)
     tf.debugging.Assert(tf.logical_and(low >= 0.0, high <= 1.0), [
@@ -29,23 +34,47 @@ def check_images(images, size):
     return images
 
 
+FLOAT_IMAGES = tf.TensorSpec(None, tf.float32, name='images')
+# float64 (NumPy's default) is cast to float32 in the served graph; these are refused.
+REFUSED_DTYPES = (tf.float16, tf.bfloat16, tf.uint8, tf.uint16, tf.int8, tf.int16, tf.int32,
+                  tf.int64)
+
+
+def refuse_dtype(images):
+    """Stops with a message naming the dtype (uint8 scenes above all need dividing by 255)."""
+    with tf.control_dependencies([tf.debugging.Assert(False, [
+            f'SuPAIR: images must be float32 in [0, 1]; got {images.dtype.name} '
+            '(uint8 scenes: convert to float32 and divide by 255)'])]):
+        return tf.zeros([0])
+
+
+def serving_function(graph, size):
+    """``graph`` (a model's detect or elbo) behind the checks, as a tf.function with one
+    concrete function per dtype, each of any shape: a wrong dtype or shape meets a message
+    of ours rather than the loader's list of signatures."""
+    def serve(images):
+        if images.dtype in REFUSED_DTYPES:
+            return refuse_dtype(images)
+        return graph(check_images(tf.cast(images, tf.float32), size))
+
+    served = tf.function(serve)
+    for dtype in (tf.float32, tf.float64, *REFUSED_DTYPES):
+        served.get_concrete_function(tf.TensorSpec(None, dtype, name='images'))
+    return served
+
+
 class _Serving(tf.Module):
     def __init__(self, model):
         super().__init__(name='supair_serving')
         self.model = model
-        # Any shape is accepted by the signature, so that check_images can name the wrong one.
-        spec = tf.TensorSpec(None, tf.float32, name='images')
-        size = model.config.scene_size
-        self.detect = tf.function(lambda images: model.detect_graph(check_images(images, size)),
-                                  input_signature=[spec])
-        self.elbo = tf.function(lambda images: model.elbo_graph(check_images(images, size)),
-                                input_signature=[spec])
+        self.detect = serving_function(model.detect_graph, model.config.scene_size)
+        self.elbo = serving_function(model.elbo_graph, model.config.scene_size)
 
 
 def export_saved_model(model, export_dir):
     """Writes the SavedModel with the ``detect`` and ``elbo`` signatures; returns its folder."""
     serving = _Serving(model)
     tf.saved_model.save(serving, export_dir, signatures={
-        'detect': serving.detect.get_concrete_function(),
-        'elbo': serving.elbo.get_concrete_function()})
+        'detect': serving.detect.get_concrete_function(FLOAT_IMAGES),
+        'elbo': serving.elbo.get_concrete_function(FLOAT_IMAGES)})
     return export_dir
