@@ -65,3 +65,13 @@ def test_a_checkpoint_without_the_train_elbo_window_still_resumes(scenes, tmp_pa
     tf.train.CheckpointManager(older, str(tmp_path / 'checkpoints'), 3).save(checkpoint_number=3)
     resumed = make_trainer(scenes, tmp_path)
     assert resumed.restore() == 3 and not resumed.recent_elbos
+
+
+def test_a_non_finite_elbo_stops_training_naming_the_step(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.fit(1)                                  # checkpoint at step 2
+    weights = trainer.model.inference.trainable_variables[0]
+    weights.assign(np.full(weights.shape, np.nan, np.float32))
+    with pytest.raises(FloatingPointError, match='the ELBO became nan at step 3'):
+        trainer._run_epoch(1)                       # fit() would restore the checkpoint
+    assert trainer.manager.latest_checkpoint.endswith('ckpt-2')
