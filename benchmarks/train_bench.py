@@ -20,6 +20,7 @@ from common import interleaved_medians, np, tf
 from supair_tf import PRESETS, Supair
 from supair_tf.elbo import enumerated_elbo
 from supair_tf.masks import cut_and_paste
+from supair_tf.training import make_optimizer, make_train_step
 from supair_tf.transformer import transform
 from tests.rat_spn.plain_spn import plain_log_density
 
@@ -101,15 +102,17 @@ def main():
 
     stages = {f'upto{k}': gradient_fn(model, k, args.jit) for k in range(1, 5)}
     fns = {name: (lambda f=f: block(f(images))) for name, f in stages.items()}
-    fns['step'] = lambda: block(model.train_step(images))
+    train_step = make_train_step(model, make_optimizer(model))
+    plain_step = make_train_step(plain, make_optimizer(plain))
+    fns['step'] = lambda: block(train_step(images))
     t = interleaved_medians(fns, args.repeats)
     # Timed on its own: its large allocations would slow whichever call came next.
-    t.update(interleaved_medians({'plain step': lambda: block(plain.train_step(images))},
+    t.update(interleaved_medians({'plain step': lambda: block(plain_step(images))},
                                  args.repeats))
     gemm = matmul_throughput(args.repeats)
     noise = model.where_noise(args.batch_size, 0)
-    hlo = tf.function(model.loss_and_gradients, jit_compile=True).experimental_get_compiler_ir(
-        images, noise, 1)(stage='optimized_hlo')
+    compiled = tf.function(model.loss_and_gradients_graph, jit_compile=True)
+    hlo = compiled.experimental_get_compiler_ir(images, noise, 1)(stage='optimized_hlo')
     flops = dot_flops(hlo)
     shares = {'inference net': t['upto1'], 'transformer + masks': t['upto2'] - t['upto1'],
               'object SPN': t['upto3'] - t['upto2'], 'background SPN': t['upto4'] - t['upto3'],

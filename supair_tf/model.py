@@ -55,14 +55,17 @@ class SceneTerms(NamedTuple):
 
 
 class Supair(tf.Module):
-    """The SuPAIR model, its inference network and its optimiser."""
+    """The SuPAIR model and its inference network: the ELBO, its gradients, detection.
+
+    The optimiser and the step counter belong to the trainer (supair_tf.training).
+    """
 
     def __init__(self, config, seed=0, jit_compile=True, name='supair'):
         """``seed`` fixes the initial parameters (it seeds Keras' global generators before
         building) and the z_where noise of every training step. ``jit_compile`` compiles
-        the ELBO and its gradients with XLA (the optimiser's update stays outside: Keras'
-        Adam is slower under XLA on the CPU); it computes the same numbers as the plain
-        graphs up to float32 rounding (tested)."""
+        the ELBO and its gradients with XLA (the optimiser's update, in the trainer, stays
+        outside: Keras' Adam is slower under XLA on the CPU); it computes the same numbers
+        as the plain graphs up to float32 rounding (tested)."""
         super().__init__(name=name)
         keras.utils.set_random_seed(seed)
         self.config = config.validate()
@@ -74,14 +77,12 @@ class Supair(tf.Module):
         self.background_spn = (RatSpn(region_graph(c, c.scene_size, 3, 1, step=20), c.bg_gauss,
                                       c.bg_sums, 1, c.bg_var_range, name='background_spn')
                                if c.background_model else None)
-        # epsilon 1e-8: TF1's AdamOptimizer default, which the reference trained with.
-        self.optimizer = keras.optimizers.Adam(c.learning_rate, epsilon=1e-8)
         self.seed = seed
         self.count_prior = count_log_prior(c.steps, c.count_decay)
         self._build()
         spec = tf.TensorSpec([None, c.scene_size, c.scene_size, 1], tf.float32)
-        self._loss_and_gradients = tf.function(self.loss_and_gradients, jit_compile=jit_compile)
-        self.train_step = tf.function(self.replica_step, input_signature=[spec])
+        self.loss_and_gradients = tf.function(self.loss_and_gradients_graph,
+                                              jit_compile=jit_compile)
         self._detect = tf.function(self.detect_graph, input_signature=[spec])
         self._elbo = tf.function(self.elbo_graph, input_signature=[spec],
                                  jit_compile=jit_compile)
@@ -92,7 +93,6 @@ class Supair(tf.Module):
         self.object_spn.build()
         if self.background_spn is not None:
             self.background_spn.build()
-        self.optimizer.build(self.model_variables)
 
     @property
     def model_variables(self):
@@ -195,23 +195,14 @@ class Supair(tf.Module):
         return self._detect(tf.convert_to_tensor(images, tf.float32))
 
     # ---- learning ---------------------------------------------------------------------
-    def replica_step(self, images):
-        """One Adam step on the negative mean ELBO (reference: Adam, lr 1e-3).
+    def loss_and_gradients_graph(self, images, noise, replicas=1):
+        """The replica's share of the negative mean ELBO and its dense gradients, with
+        respect to ``model_variables`` (``loss_and_gradients`` is this, compiled).
 
-        Under a tf.distribute strategy each replica gets its share of the global
-        batch; the loss is the replica's part of the global mean, so that the
-        all-reduced gradients equal those of one device on the whole batch.
+        Under a tf.distribute strategy each replica gets its share of the global batch;
+        the loss is the replica's part of the global mean, so that the all-reduced
+        gradients equal those of one device on the whole batch.
         """
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync
-        noise = self.where_noise(tf.shape(images)[0], self.optimizer.iterations,
-                                 context.replica_id_in_sync_group, replicas)
-        loss, grads = self._loss_and_gradients(images, noise, replicas)
-        self.optimizer.apply_gradients(zip(grads, self.model_variables, strict=True))
-        return loss, {'elbo': -loss}
-
-    def loss_and_gradients(self, images, noise, replicas=1):
-        """The replica's share of the negative mean ELBO and its dense gradients."""
         with tf.GradientTape() as tape:
             elbo = self.elbo_graph(images, noise)
             loss = -tf.reduce_sum(elbo) / tf.cast(tf.shape(images)[0] * replicas, tf.float32)

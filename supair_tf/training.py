@@ -1,8 +1,11 @@
 """The training loop: Adam on the negative ELBO, with evaluation, logs and checkpoints.
 
-Resuming is exact: the step counter, optimiser state, sampling noise state and the
-accumulated training seconds live in the checkpoint, and each epoch's data order is
-a function of (seed, epoch), so a restarted run picks up the very batch it stopped at.
+The model (supair_tf.model) gives the loss and its gradients; the trainer owns the
+optimiser, whose ``iterations`` is the one step counter: it numbers the checkpoints and
+the metrics rows and seeds each step's z_where noise. Resuming is exact: the optimiser
+(with that counter), the train-ELBO window and the accumulated training seconds live in
+the checkpoint, and each epoch's data order is a function of (seed, epoch), so a
+restarted run picks up the very batch it stopped at.
 """
 
 import collections
@@ -27,22 +30,45 @@ CSV_FIELDS = ['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'e
               'train_elbo']
 
 
-def make_train_step(model, strategy=None):
-    """``step(images) -> (loss, metrics)``: the model's step, or split over the replicas."""
+def make_optimizer(model):
+    """Adam with the paper's learning rate, built for the model's variables (under a
+    tf.distribute strategy, call this in its scope). Epsilon 1e-8 is TF1's AdamOptimizer
+    default, which the reference code trained with."""
+    optimizer = keras.optimizers.Adam(model.config.learning_rate, epsilon=1e-8)
+    optimizer.build(model.model_variables)
+    return optimizer
+
+
+def make_train_step(model, optimizer, strategy=None):
+    """``step(images) -> loss``: one Adam step on the negative mean ELBO, on one device or
+    split evenly over the strategy's replicas (the all-reduced gradients then equal one
+    device's on the whole batch). The z_where noise is drawn for step
+    ``optimizer.iterations``, so a resumed run draws what the interrupted one would have."""
+    def replica_step(images):
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        noise = model.where_noise(tf.shape(images)[0], optimizer.iterations,
+                                  context.replica_id_in_sync_group, replicas)
+        loss, grads = model.loss_and_gradients(images, noise, replicas)
+        optimizer.apply_gradients(zip(grads, model.model_variables, strict=True))
+        return loss
+
+    size = model.config.scene_size
+    spec = tf.TensorSpec([None, size, size, 1], tf.float32)
     if strategy is None or strategy.num_replicas_in_sync == 1:
-        return model.train_step
+        return tf.function(replica_step, input_signature=[spec])
     replicas = strategy.num_replicas_in_sync
 
     @tf.function
     def distributed(per_replica_images):
-        losses, _ = strategy.run(model.replica_step, args=(per_replica_images,))
-        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
-        return loss, {'elbo': -loss}
+        losses = strategy.run(replica_step, args=(per_replica_images,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
     def step(images):
         per = len(images) // replicas
         if per * replicas != len(images):
             raise ValueError(f'a batch of {len(images)} does not split over {replicas} replicas')
+
         def shard(ctx):
             first = ctx.replica_id_in_sync_group * per
             return tf.constant(images[first:first + per])
@@ -57,7 +83,10 @@ class Trainer:
     def __init__(self, model, train, test, run_dir, seed=0, steps_per_epoch=None, strategy=None,
                  evals_per_epoch=4, checkpoint_seconds=180, verbose=1):
         self.model, self.train, self.test = model, train, test
-        self.train_step = make_train_step(model, strategy)
+        with (strategy or tf.distribute.get_strategy()).scope():
+            self.optimizer = make_optimizer(model)
+        self.train_step = make_train_step(model, self.optimizer, strategy)
+        self.step = self.optimizer.iterations  # the one step counter (see the module's doc)
         self.run_dir, self.seed, self.verbose = run_dir, seed, verbose
         self.batch_size = model.config.batch_size
         full = len(train) // self.batch_size
@@ -73,12 +102,11 @@ class Trainer:
         # so that a resumed run averages the same batches as an uninterrupted one.
         self.recent_elbos = collections.deque(maxlen=TRAIN_ELBO_WINDOW)
         self.saved_elbos = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.nan), trainable=False)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         # What a checkpoint must hold, and all it holds (the window is newer than some runs).
-        self.required = tf.train.Checkpoint(model=model, step=self.step,
+        self.required = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
                                             train_seconds=self.train_seconds)
-        self.checkpoint = tf.train.Checkpoint(model=model, step=self.step,
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
                                               train_seconds=self.train_seconds,
                                               recent_train_elbos=self.saved_elbos)
         self.manager = tf.train.CheckpointManager(self.checkpoint,
@@ -147,7 +175,7 @@ class Trainer:
         """Traces and compiles the training step on a real batch without learning from it
         (the variables and the optimiser's state are put back); returns the seconds."""
         began = time.time()
-        variables = self.model.model_variables + list(self.model.optimizer.variables)
+        variables = self.model.model_variables + list(self.optimizer.variables)
         saved = [v.numpy() for v in variables]
         self.train_step(self.train.images[:self.batch_size])
         for v, value in zip(variables, saved, strict=True):
@@ -167,10 +195,8 @@ class Trainer:
         for k in range(first, self.steps_per_epoch):
             batch = self.train.images[np.sort(order[k * self.batch_size:(k + 1) * self.batch_size])]
             began = time.time()
-            loss, metrics = self.train_step(batch)
-            elbo = float(metrics['elbo'])  # waits for the step: the timing below is honest
+            elbo = -float(self.train_step(batch))  # waits for the step: honest timing
             self.train_seconds.assign_add(time.time() - began)
-            self.step.assign_add(1)
             if not np.isfinite(elbo):
                 raise FloatingPointError(f'the ELBO became {elbo} at step {int(self.step.numpy())}')
             self.recent_elbos.append(elbo)

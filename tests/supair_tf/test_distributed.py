@@ -11,7 +11,7 @@ import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from supair_tf import PRESETS, Supair
-from supair_tf.training import make_train_step
+from supair_tf.training import make_optimizer, make_train_step
 
 config = PRESETS['sprites'].replace(batch_size=8)
 strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
@@ -24,14 +24,18 @@ for mine, theirs in zip(single.model_variables, mirrored.model_variables):
 # gradient is ~1e-9 moves by a good part of the learning rate, so rounding differences in
 # such gradients (the two devices sum in another order) would dominate the comparison.
 # A large epsilon keeps every step proportional to its gradient, which is what is compared.
-single.optimizer.epsilon = mirrored.optimizer.epsilon = 1.0
+with strategy.scope():
+    mirrored_adam = make_optimizer(mirrored)
+single_adam = make_optimizer(single)
+single_adam.epsilon = mirrored_adam.epsilon = 1.0
 before = [v.numpy() for v in single.model_variables]
 images = np.random.default_rng(0).uniform(0, 1, (8, 50, 50, 1)).astype(np.float32)
-step = make_train_step(mirrored, strategy)
+step = make_train_step(mirrored, mirrored_adam, strategy)
+single_step = make_train_step(single, single_adam)
 assert strategy.num_replicas_in_sync == 2
 for _ in range(2):
-    loss_mirrored = float(step(images)[0])
-    loss_single = float(single.train_step(images)[0])
+    loss_mirrored = float(step(images))
+    loss_single = float(single_step(images))
     print('losses', loss_single, loss_mirrored)
     assert abs(loss_single - loss_mirrored) <= 1e-4 * abs(loss_single), (loss_single, loss_mirrored)
 worst = max(float(np.max(np.abs(a.numpy() - b.numpy())))

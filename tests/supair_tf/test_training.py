@@ -60,7 +60,7 @@ def test_a_checkpoint_without_the_train_elbo_window_still_resumes(scenes, tmp_pa
     import tensorflow as tf
     trainer = make_trainer(scenes, tmp_path)
     trainer.step.assign(3)
-    older = tf.train.Checkpoint(model=trainer.model, step=trainer.step,
+    older = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer,
                                 train_seconds=trainer.train_seconds)
     tf.train.CheckpointManager(older, str(tmp_path / 'checkpoints'), 3).save(checkpoint_number=3)
     resumed = make_trainer(scenes, tmp_path)
