@@ -7,7 +7,8 @@ import tempfile
 import numpy as np
 
 from datasets import scenes
-from datasets.mnist import DatasetError, load_mnist_digits, mnist_image_paths
+from datasets.errors import DatasetError
+from datasets.mnist import load_mnist_digits, mnist_image_paths
 
 DATASETS = ('mnist', 'sprites', 'noisy_mnist', 'grid_mnist')
 # Bump when a builder changes what it makes, so that old caches are not read back.

@@ -11,10 +11,7 @@ import zlib
 
 import numpy as np
 
-
-class DatasetError(Exception):
-    """A data problem a user can fix; its message is one line saying how."""
-
+from datasets.errors import DatasetError
 
 IMAGE_FILES = {'train': 'train-images-idx3-ubyte', 'test': 't10k-images-idx3-ubyte'}
 # md5 of the official gzip files; checked only on files this code downloads itself.

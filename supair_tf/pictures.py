@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from datasets.preview import draw_scenes
+from datasets.drawing import draw_scenes
 from supair_tf.model import boxes_from_where
 
 
