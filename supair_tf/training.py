@@ -9,7 +9,6 @@ restarted run picks up the very batch it stopped at.
 """
 
 import collections
-import csv
 import os
 import time
 
@@ -19,6 +18,7 @@ import tensorflow as tf
 
 from supair_tf.evaluation import evaluate
 from supair_tf.pictures import inference_sheet, reconstruction_sheet
+from supair_tf.runlog import RunLog
 
 
 class CheckpointError(Exception):
@@ -26,8 +26,6 @@ class CheckpointError(Exception):
 
 
 TRAIN_ELBO_WINDOW = 20  # train_elbo in metrics.csv: mean over this many last batches
-CSV_FIELDS = ['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'elbo',
-              'train_elbo']
 
 
 def make_optimizer(model):
@@ -111,7 +109,7 @@ class Trainer:
                                               recent_train_elbos=self.saved_elbos)
         self.manager = tf.train.CheckpointManager(self.checkpoint,
                                                   os.path.join(run_dir, 'checkpoints'), 3)
-        self.writer = tf.summary.create_file_writer(os.path.join(run_dir, 'tensorboard'))
+        self.log = RunLog(run_dir, verbose)
 
     def restore(self):
         """Continues from the newest readable checkpoint in the run directory, if any (a
@@ -127,7 +125,7 @@ class Trainer:
                 self.recent_elbos.extend(e for e in self.saved_elbos.numpy() if np.isfinite(e))
                 return int(self.step.numpy())
             except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
-                self._say(f'checkpoint {path} is unreadable ({type(e).__name__}); '
+                self.log.say(f'checkpoint {path} is unreadable ({type(e).__name__}); '
                           'trying the one before')
         if self.manager.checkpoints:
             raise CheckpointError(f'no readable checkpoint in {self.manager.directory}; '
@@ -146,11 +144,11 @@ class Trainer:
         trained_before = float(self.train_seconds.numpy())
         total = epochs * self.steps_per_epoch
         if start:
-            self._say(f'resuming from step {start} of {total}')
-            logged = self._forget_metrics_after(start)
+            self.log.say(f'resuming from step {start} of {total}')
+            logged = self.log.keep_until(start)
             self._log_missed_evaluation(start, logged)
         if start < total:
-            self._say(f'compiled the training step in {self.compile_step():.1f} s '
+            self.log.say(f'compiled the training step in {self.compile_step():.1f} s '
                       '(not counted as training time)')
         result = None
         try:
@@ -161,12 +159,12 @@ class Trainer:
                 result = self.log_evaluation(epoch + 1, pictures=True)
         except KeyboardInterrupt:
             self.save()
-            self._say(f'interrupted: saved step {int(self.step.numpy())}; run again to resume')
+            self.log.say(f'interrupted: saved step {int(self.step.numpy())}; run again to resume')
             raise
         result = result or self.evaluate_now()  # the last epoch's, unless nothing was left
         wall = time.time() - began
         trained = float(self.train_seconds.numpy()) - trained_before
-        self._say(f'this session: {wall:.0f} s wall, of which {trained:.0f} s training steps '
+        self.log.say(f'this session: {wall:.0f} s wall, of which {trained:.0f} s training steps '
                   f'and {wall - trained:.0f} s ({100 * (wall - trained) / max(wall, 1e-9):.0f}%) '
                   'compilation, evaluation, pictures and checkpoints')
         return result
@@ -185,7 +183,7 @@ class Trainer:
     def _run_epoch(self, epoch):
         order = self.batch_indices(epoch)
         first = int(self.step.numpy()) - epoch * self.steps_per_epoch
-        self._say(f'epoch {epoch + 1}')
+        self.log.say(f'epoch {epoch + 1}')
         bar = keras.utils.Progbar(self.steps_per_epoch, verbose=self.verbose,
                                   stateful_metrics=['elbo'])
         bar.update(first)
@@ -201,10 +199,9 @@ class Trainer:
                 raise FloatingPointError(f'the ELBO became {elbo} at step {int(self.step.numpy())}')
             self.recent_elbos.append(elbo)
             bar.update(k + 1, [('elbo', elbo)])
-            with self.writer.as_default(step=int(self.step.numpy())):
-                tf.summary.scalar('train/elbo', elbo)
+            self.log.train_elbo(int(self.step.numpy()), elbo)
             if k + 1 in self.eval_steps:
-                self._say('')  # leave the progress bar's line
+                self.log.say('')  # leave the progress bar's line
                 self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch)
             if time.time() - last_save > self.checkpoint_seconds:
                 self.save()
@@ -216,23 +213,8 @@ class Trainer:
         within = step % self.steps_per_epoch
         if step in logged or not (within == 0 or within in self.eval_steps):
             return
-        self._say(f'evaluating step {step}, saved but not yet logged')
+        self.log.say(f'evaluating step {step}, saved but not yet logged')
         self.log_evaluation(step / self.steps_per_epoch, pictures=within == 0)
-
-    def _forget_metrics_after(self, step):
-        """Drops metrics.csv rows logged after the checkpoint a run resumes from; returns
-        the steps of the rows kept."""
-        path = os.path.join(self.run_dir, 'metrics.csv')
-        if not os.path.exists(path):
-            return set()
-        with open(path, newline='') as f:
-            rows = list(csv.DictReader(f))
-        with open(path + '.tmp', 'w', newline='') as f:
-            writer = csv.DictWriter(f, CSV_FIELDS)
-            writer.writeheader()
-            writer.writerows(r for r in rows if int(r['step']) <= step)
-        os.replace(path + '.tmp', path)
-        return {int(r['step']) for r in rows if int(r['step']) <= step}
 
     def save(self):
         """Writes a checkpoint numbered by the step."""
@@ -247,26 +229,15 @@ class Trainer:
         return evaluate(self.model, self.test)
 
     def log_evaluation(self, epoch, pictures=False):
-        """Appends a metrics.csv row; train_elbo is the mean of the last 20 batches."""
+        """Evaluates on the test scenes and hands the row to the run log (train_elbo: the
+        mean of the last 20 batches); with ``pictures``, draws them too."""
         result = self.evaluate_now()
         elbos = list(self.recent_elbos) or [float('nan')]
         row = {'epoch': round(float(epoch), 4), 'step': int(self.step.numpy()),
                'train_seconds': round(float(self.train_seconds.numpy()), 2),
                'test_count_acc': result['test_count_acc'], 'test_iou': result['test_iou'],
                'elbo': result['elbo'], 'train_elbo': float(np.mean(elbos))}
-        path = os.path.join(self.run_dir, 'metrics.csv')
-        new = not os.path.exists(path)
-        with open(path, 'a', newline='') as f:
-            writer = csv.DictWriter(f, CSV_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-        with self.writer.as_default(step=row['step']):
-            for key in ('test_count_acc', 'test_iou', 'elbo'):
-                tf.summary.scalar(f'test/{key}', row[key])
-        self._say(f"step {row['step']} ({row['train_seconds']:.0f} s training): "
-                  f"test count accuracy {row['test_count_acc']:.4f}, IoU {row['test_iou']:.3f}, "
-                  f"test ELBO {row['elbo']:.1f}")
+        self.log.evaluation(row)
         if pictures:
             self.save_pictures(f"step{row['step']:07d}")
         return result
@@ -278,7 +249,3 @@ class Trainer:
         scenes = self.test.images[:16]
         inference_sheet(self.model, scenes).save(os.path.join(folder, f'boxes_{tag}.png'))
         reconstruction_sheet(self.model, scenes).save(os.path.join(folder, f'recon_{tag}.png'))
-
-    def _say(self, text):
-        if self.verbose:
-            print(text, flush=True)
