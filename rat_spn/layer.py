@@ -27,7 +27,16 @@ TINY = 1e-37
 
 
 class _SumLevel:
-    """Static index tables of one level of sum regions (numpy, built once)."""
+    """Static index tables of one level of sum regions (numpy, built once).
+
+    Rows are the level's R regions, columns their P partitions (padded to the most any
+    region has). ``left[r, p]`` and ``right[r, p]`` are the partition's two child regions
+    as rows of the values tensor ``[regions, batch, W]`` (see RatSpn._build_tables);
+    ``valid_partition[r, p]`` is False on padding. The products of a partition are the
+    W x W pairs of a left node i and a right node j, numbered q = p * W * W + i * W + j;
+    ``gather[r, q]`` says where the weight of product q sits in the flat parameter (or
+    ``num_weights``, the padding slot, for a pair that involves a padded node).
+    """
 
     def __init__(self, regions, partitions_of, region_index, sizes, width, num_out):
         self.regions = [region_index[r] for r in regions]
@@ -76,6 +85,16 @@ class RatSpn(keras.layers.Layer):
         self._build_tables(region_graph.layers())
 
     def _build_tables(self, layers):
+        """Index tables for the region-major layout of every pass.
+
+        All region values live in one tensor ``[regions, batch, W]`` whose rows are the
+        leaf regions first, then each level of sum regions bottom-up (the root last), and
+        whose last axis is padded with NEG up to W = the widest region (num_gauss leaves,
+        num_sums inner nodes, num_classes at the root). Leaf region r holds the items
+        ``leaf_items[r]`` (padded with the dummy item ``num_items``), whose parameters are
+        rows ``leaf_entry[r]`` of ``means`` / ``var_params``; ``item_region_entry[d, r]``
+        is the same map seen from item d (``num_leaf_entries`` where d is not in r).
+        """
         leaves = layers[0]
         region_layers = layers[2::2]
         order = leaves + [r for layer in region_layers for r in layer]
@@ -284,7 +303,13 @@ class RatSpn(keras.layers.Layer):
         return self._descend(choose, n, True, rng)
 
     def _descend(self, choose, batch_size, sample, rng):
-        """Walks from the root to the leaves; ``choose`` picks a product per sum node."""
+        """Walks from the root to the leaves; ``choose`` picks a product per sum node.
+
+        ``node[b, r]`` is the node chosen in region r for scene b (-1: region not
+        reached). A chosen product q splits as in _SumLevel: partition q // W^2, left
+        node (q // W) % W, right node q % W. Leaf regions reached emit their Gaussian's
+        mean or a sample for their items.
+        """
         node = np.full([batch_size, self.num_regions], -1)
         node[:, self.root_index] = 0
         w = self.width

@@ -6,7 +6,8 @@ is formed from per-step terms, and the expectation over q(N) is a weighted sum.
 
 import tensorflow as tf
 
-# Keeps log q(n) finite where q(n) underflows to zero, as the reference code does.
+# Keeps log q(n) finite where q(n) underflows to zero, as the reference code does. The
+# same number as rat_spn's TINY, kept apart on purpose: rat_spn imports nothing of ours.
 LOG_EPS = 1e-37
 
 

@@ -16,7 +16,7 @@ def cut_and_paste(z_where, indicators, patch_size):
 
     Args:
       z_where: ``[b, steps, 4]`` boxes ``(sx, sy, x, y)``.
-      indicators: ``[b, steps, H, W]`` soft object indicators I_i (source scores).
+      indicators: ``[b, steps, H, W]`` soft object indicators I_i (transformer.py).
     Returns:
       visibility ``[b, steps, A, A]``, bg_masks ``[b, steps + 1, H, W]`` with
       ``bg_0 = 1`` and ``bg_{i+1} = bg_i (1 - I_i)``, and overlap ``[b, steps]``.

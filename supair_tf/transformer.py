@@ -7,7 +7,7 @@ bilinear weights factorise into a row part and a column part: with the "tent"
 ``T[k, j] = max(0, 1 - |j - s_k|)`` of each sample coordinate ``s_k``,
 
     patch        = T_y  image  T_x^T                                  (two matmuls)
-    source score = clip((sum_k T_y[k, :]) outer (sum_k T_x[k, :]), 0, 1)
+    indicator    = clip((sum_k T_y[k, :]) outer (sum_k T_x[k, :]), 0, 1)
 
 which is exactly the bilinear gather, and the scatter-add of its weights back onto
 the scene grid (the soft object indicator I_i of the paper), without any gather.
@@ -40,14 +40,15 @@ def extract_patches(images, rows, cols):
     return tf.matmul(sampled_rows, cols, transpose_b=True)                     # [b, k, A, A]
 
 
-def source_score(rows, cols):
-    """How much of each scene pixel the box samples, clipped to [0, 1]: ``[b, k, H, W]``."""
+def object_indicators(rows, cols):
+    """The paper's soft object indicators I_i ``[b, k, H, W]``: how much of each scene
+    pixel the box samples, clipped to [0, 1]."""
     return tf.minimum(tf.reduce_sum(rows, 2)[..., :, None] * tf.reduce_sum(cols, 2)[..., None, :],
                       1.0)
 
 
 def transform(images, z_where, patch_size):
-    """Bilinear patches ``[b, k, A, A]`` and source scores ``[b, k, H, W]``."""
+    """Bilinear patches ``[b, k, A, A]`` and object indicators ``[b, k, H, W]``."""
     height, width = images.shape[1], images.shape[2]
     rows, cols = box_samplers(z_where, patch_size, height, width)
-    return extract_patches(images, rows, cols), source_score(rows, cols)
+    return extract_patches(images, rows, cols), object_indicators(rows, cols)

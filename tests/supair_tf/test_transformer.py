@@ -61,7 +61,7 @@ def test_extracting_a_square_returns_it_resized():
     assert patch.min() > 0.99  # the whole patch is the square
 
 
-def test_source_score_of_an_inside_box_sums_to_its_area():
+def test_the_indicator_of_an_inside_box_sums_to_its_area():
     where = np.array([[[0.5, 0.75, 10.0, 5.0], [0.9, 0.9, 20.0, 20.0]]], np.float32)
     _, scores = transform(np.zeros([1, 50, 50], np.float32), where, A)
     for k in range(2):
