@@ -2,12 +2,15 @@
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 import tensorflow as tf
 from absl import logging
 
 from datasets import DatasetError, load_dataset
+from supair_tf.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
 from supair_tf.config import PRESETS, SupairConfig
 from supair_tf.export import export_saved_model
 from supair_tf.flags import FLAGS, OVERRIDES
@@ -113,7 +116,7 @@ def check_writable(folder, flag):
 
 
 def make_strategy():
-    """The tf.distribute strategy that --strategy asks for."""
+    """The tf.distribute strategy that --strategy asks for (multi_worker: see run)."""
     if FLAGS.strategy == 'default':
         return tf.distribute.get_strategy()
     if FLAGS.cpu_replicas and not tf.config.list_physical_devices('GPU'):
@@ -130,12 +133,14 @@ def run():
     configure(FLAGS.threads, FLAGS.deterministic)
     config = config_from_flags()
     run_dir = FLAGS.run_dir or default_run_dir(config)
-    strategy = make_strategy()
-    replicas = strategy.num_replicas_in_sync
-    if config.batch_size % replicas:
-        raise UsageError(f'--batch_size={config.batch_size} does not split over {replicas} '
-                         'replicas; pass a multiple')
-    prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train')
+    task = None
+    if FLAGS.strategy == 'multi_worker':
+        if FLAGS.mode != 'train':
+            raise UsageError('--strategy=multi_worker is for training; evaluate or export '
+                             'with the default strategy')
+        task = read_tf_config(os.environ.get('TF_CONFIG', ''))
+    chief = task is None or task.is_chief
+    prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train' and chief)
     export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
     if FLAGS.mode in ('train', 'export'):
         check_writable(export_dir, 'export_dir')
@@ -146,14 +151,33 @@ def run():
                          'scenes')
     if FLAGS.test_scenes:
         test = test.subset(FLAGS.test_scenes)
+    waiting = None
+    if task:  # from here until the first step, every worker waits for all the others
+        waiting = Watchdog(FLAGS.worker_timeout, f'{task}: not every worker of TF_CONFIG '
+                           f'joined within {FLAGS.worker_timeout} s (--worker_timeout); start '
+                           'all of them with the same command').start()
+        strategy, _ = multi_worker_strategy(FLAGS.worker_timeout)
+        print(f'{task} of {task.tasks} workers' + (' (chief: writes the run directory)'
+                                                    if chief else ''), flush=True)
+    else:
+        strategy = make_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise UsageError(f'--batch_size={config.batch_size} does not split over {replicas} '
+                         'replicas; pass a multiple')
     with strategy.scope():
         model = Supair(config, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
     counts = model.parameter_counts()
-    print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in counts.items()), flush=True)
+    if chief:
+        print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in counts.items()), flush=True)
     trainer = Trainer(model, train, test, run_dir, seed=FLAGS.seed,
                       steps_per_epoch=FLAGS.steps_per_epoch, strategy=strategy,
                       evals_per_epoch=FLAGS.evals_per_epoch,
-                      checkpoint_seconds=FLAGS.checkpoint_seconds)
+                      checkpoint_seconds=FLAGS.checkpoint_seconds, verbose=int(chief),
+                      chief=chief)
+    if task:
+        train_worker(trainer, config, waiting, export_dir, chief)
+        return
     if FLAGS.mode == 'train':
         try:
             result = trainer.fit(config.epochs)
@@ -164,12 +188,44 @@ def run():
         if not trainer.restore():
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
         result = trainer.evaluate_now()
-    print(f"test count accuracy {result['test_count_acc']:.4f}, IoU {result['test_iou']:.3f}, "
-          f"ELBO {result['elbo']:.1f}; counts (rows: true 0-2, columns: found 0-3):\n"
-          f"{result['confusion']}")
+    print_result(result)
     if FLAGS.mode in ('train', 'export'):
         export_saved_model(model, export_dir)
         print(f'SavedModel written to {export_dir}')
+
+
+def train_worker(trainer, config, waiting, export_dir, chief):
+    """One worker's part of a multi-worker run: every worker trains and exports (as
+    TensorFlow asks), only the chief into ``export_dir`` and with printed results."""
+    try:
+        result = trainer.fit(config.epochs, compiled=waiting.stop)
+    except FloatingPointError as e:
+        raise UsageError(f'{e}; newest checkpoint: '
+                         f'{trainer.source.latest_checkpoint or "none yet"}') from None
+    except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError,
+            tf.errors.CancelledError, tf.errors.InternalError) as e:
+        step = int(trainer.step.numpy())
+        raise UsageError(f'lost contact with another worker at step {step} '
+                         f'({type(e).__name__}); start all workers again to resume from '
+                         f'{trainer.source.latest_checkpoint or "the start"}') from None
+    if chief:
+        print_result(result)
+        export_saved_model(trainer.model, export_dir)
+        print(f'SavedModel written to {export_dir}')
+    else:
+        scratch = tempfile.mkdtemp(prefix='supair_worker_export_')
+        try:
+            export_saved_model(trainer.model, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        print('done: the chief holds the results', flush=True)
+
+
+def print_result(result):
+    """The final evaluation and its confusion matrix."""
+    print(f"test count accuracy {result['test_count_acc']:.4f}, IoU {result['test_iou']:.3f}, "
+          f"ELBO {result['elbo']:.1f}; counts (rows: true 0-2, columns: found 0-3):\n"
+          f"{result['confusion']}")
 
 
 def main(argv):
@@ -179,7 +235,7 @@ def main(argv):
         sys.exit(f'error: unexpected arguments {" ".join(argv[1:])}; flags look like --name=value')
     try:
         run()
-    except (UsageError, DatasetError, CheckpointError) as e:
+    except (UsageError, DatasetError, CheckpointError, ClusterError) as e:
         sys.exit(f'error: {e}')
     except KeyboardInterrupt:
         sys.exit('stopped; the last checkpoint is kept: run the same command to resume')

@@ -27,8 +27,11 @@ flags.DEFINE_string('mnist_dir', None, 'folder of the MNIST IDX files '
 flags.DEFINE_string('run_dir', None, 'checkpoints, logs and pictures '
                     '(default: runs/DATASET[_nobg][_pd]_seedSEED); a run resumes from it')
 flags.DEFINE_string('export_dir', None, 'SavedModel folder (default: RUN_DIR/saved_model)')
-flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
-                  'default: one device; mirrored: tf.distribute over all visible GPUs')
+flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored', 'multi_worker'],
+                  'default: one device; mirrored: tf.distribute over all visible GPUs; '
+                  'multi_worker: several processes or machines, from TF_CONFIG (README)')
+flags.DEFINE_integer('worker_timeout', 300, 'with --strategy=multi_worker: seconds to wait '
+                     'for all workers to join, and for any one collective step', lower_bound=1)
 flags.DEFINE_integer('cpu_replicas', 0, 'with --strategy=mirrored and no GPU: split the CPU '
                      'into this many logical devices (for testing)', lower_bound=0)
 flags.DEFINE_integer('test_scenes', None, 'evaluate on the first N test scenes only '

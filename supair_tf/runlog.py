@@ -13,12 +13,16 @@ CSV_FIELDS = ['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'e
 
 
 class RunLog:
-    """metrics.csv, TensorBoard summaries and console output of one run directory."""
+    """metrics.csv, TensorBoard summaries and console output of one run directory.
 
-    def __init__(self, run_dir, verbose=1):
+    With ``write=False`` (a worker other than the chief) it writes no files.
+    """
+
+    def __init__(self, run_dir, verbose=1, write=True):
         self.path = os.path.join(run_dir, 'metrics.csv')
-        self.verbose = verbose
-        self.writer = tf.summary.create_file_writer(os.path.join(run_dir, 'tensorboard'))
+        self.verbose, self.write = verbose, write
+        self.writer = (tf.summary.create_file_writer(os.path.join(run_dir, 'tensorboard'))
+                       if write else tf.summary.create_noop_writer())
 
     def say(self, text):
         """One console line (none when quiet)."""
@@ -33,6 +37,8 @@ class RunLog:
     def evaluation(self, row):
         """Appends a metrics.csv row (the keys of CSV_FIELDS), writes its test figures to
         TensorBoard and says them in one line."""
+        if not self.write:
+            return
         new = not os.path.exists(self.path)
         with open(self.path, 'a', newline='') as f:
             writer = csv.DictWriter(f, CSV_FIELDS)
@@ -49,7 +55,7 @@ class RunLog:
     def keep_until(self, step):
         """Drops the rows logged after ``step`` (a resumed run starts again from its
         checkpoint); returns the steps of the rows kept."""
-        if not os.path.exists(self.path):
+        if not self.write or not os.path.exists(self.path):
             return set()
         with open(self.path, newline='') as f:
             rows = [r for r in csv.DictReader(f) if int(r['step']) <= step]

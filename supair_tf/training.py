@@ -10,6 +10,8 @@ restarted run picks up the very batch it stopped at.
 
 import collections
 import os
+import shutil
+import tempfile
 import time
 
 import keras
@@ -77,10 +79,16 @@ def make_train_step(model, optimizer, strategy=None):
 
 
 class Trainer:
-    """Trains a Supair model on a SceneSet, with evaluation, logs, pictures and checkpoints."""
+    """Trains a Supair model on a SceneSet, with evaluation, logs, pictures and checkpoints.
+
+    With several workers (supair_tf.cluster) only the chief (``chief=True``) evaluates
+    and writes the run directory; the others save their checkpoints into a temporary
+    folder, removed when ``fit`` ends, and all resume from the chief's checkpoints.
+    """
+
     def __init__(self, model, train, test, run_dir, seed=0, steps_per_epoch=None, strategy=None,
-                 evals_per_epoch=4, checkpoint_seconds=180, verbose=1):
-        self.model, self.train, self.test = model, train, test
+                 evals_per_epoch=4, checkpoint_seconds=180, verbose=1, chief=True):
+        self.model, self.train, self.test, self.chief = model, train, test, chief
         with (strategy or tf.distribute.get_strategy()).scope():
             self.optimizer = make_optimizer(model)
         self.train_step = make_train_step(model, self.optimizer, strategy)
@@ -107,14 +115,18 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
                                               train_seconds=self.train_seconds,
                                               recent_train_elbos=self.saved_elbos)
-        self.manager = tf.train.CheckpointManager(self.checkpoint,
-                                                  os.path.join(run_dir, 'checkpoints'), 3)
-        self.log = RunLog(run_dir, verbose)
+        # Checkpoints are read from the run directory and written there by the chief only.
+        folder = os.path.join(run_dir, 'checkpoints')
+        self.scratch = None if chief else tempfile.mkdtemp(prefix='supair_worker_checkpoints_')
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.scratch or folder, 3)
+        self.source = (self.manager if chief else
+                       tf.train.CheckpointManager(self.checkpoint, folder, 3))
+        self.log = RunLog(run_dir, verbose, write=chief)
 
     def restore(self):
         """Continues from the newest readable checkpoint in the run directory, if any (a
         damaged newer one is skipped with a line saying so); returns its step."""
-        for path in reversed(self.manager.checkpoints):
+        for path in reversed(self.source.checkpoints):
             try:
                 self.required.restore(path).assert_existing_objects_matched()
                 self.saved_elbos.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
@@ -126,9 +138,9 @@ class Trainer:
                 return int(self.step.numpy())
             except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
                 self.log.say(f'checkpoint {path} is unreadable ({type(e).__name__}); '
-                          'trying the one before')
-        if self.manager.checkpoints:
-            raise CheckpointError(f'no readable checkpoint in {self.manager.directory}; '
+                             'trying the one before')
+        if self.source.checkpoints:
+            raise CheckpointError(f'no readable checkpoint in {self.source.directory}; '
                                   'move the folder away to start afresh')
         return int(self.step.numpy())
 
@@ -136,9 +148,18 @@ class Trainer:
         """The epoch's data order, a function of (seed, epoch) only."""
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.train))
 
-    def fit(self, epochs):
+    def fit(self, epochs, compiled=None):
         """Trains up to ``epochs`` epochs (resuming if the run directory has a checkpoint),
-        evaluates four times an epoch, and returns the final evaluation."""
+        evaluates four times an epoch, and returns the final evaluation (on the chief;
+        other workers return None). ``compiled()``, if given, is called once the training
+        step has run for the first time (with several workers: once all have joined)."""
+        try:
+            return self._fit(epochs, compiled)
+        finally:
+            if self.scratch:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _fit(self, epochs, compiled):
         began = time.time()
         start = self.restore()
         trained_before = float(self.train_seconds.numpy())
@@ -149,7 +170,9 @@ class Trainer:
             self._log_missed_evaluation(start, logged)
         if start < total:
             self.log.say(f'compiled the training step in {self.compile_step():.1f} s '
-                      '(not counted as training time)')
+                         '(not counted as training time)')
+        if compiled:
+            compiled()
         result = None
         try:
             while int(self.step.numpy()) < total:
@@ -159,14 +182,17 @@ class Trainer:
                 result = self.log_evaluation(epoch + 1, pictures=True)
         except KeyboardInterrupt:
             self.save()
-            self.log.say(f'interrupted: saved step {int(self.step.numpy())}; run again to resume')
+            self.log.say(f'interrupted: saved step {int(self.step.numpy())}; '
+                         'run again to resume')
             raise
-        result = result or self.evaluate_now()  # the last epoch's, unless nothing was left
+        if self.chief:
+            result = result or self.evaluate_now()  # the last epoch's, unless none was left
         wall = time.time() - began
         trained = float(self.train_seconds.numpy()) - trained_before
-        self.log.say(f'this session: {wall:.0f} s wall, of which {trained:.0f} s training steps '
-                  f'and {wall - trained:.0f} s ({100 * (wall - trained) / max(wall, 1e-9):.0f}%) '
-                  'compilation, evaluation, pictures and checkpoints')
+        self.log.say(f'this session: {wall:.0f} s wall, of which {trained:.0f} s training '
+                     f'steps and {wall - trained:.0f} s '
+                     f'({100 * (wall - trained) / max(wall, 1e-9):.0f}%) compilation, '
+                     'evaluation, pictures and checkpoints')
         return result
 
     def compile_step(self):
@@ -211,7 +237,7 @@ class Trainer:
         """Evaluates the checkpoint's step if it is an evaluation step that metrics.csv lacks
         (the run was killed between saving and evaluating)."""
         within = step % self.steps_per_epoch
-        if step in logged or not (within == 0 or within in self.eval_steps):
+        if not self.chief or step in logged or not (within == 0 or within in self.eval_steps):
             return
         self.log.say(f'evaluating step {step}, saved but not yet logged')
         self.log_evaluation(step / self.steps_per_epoch, pictures=within == 0)
@@ -230,7 +256,10 @@ class Trainer:
 
     def log_evaluation(self, epoch, pictures=False):
         """Evaluates on the test scenes and hands the row to the run log (train_elbo: the
-        mean of the last 20 batches); with ``pictures``, draws them too."""
+        mean of the last 20 batches); with ``pictures``, draws them too. Only the chief
+        evaluates: other workers return None."""
+        if not self.chief:
+            return None
         result = self.evaluate_now()
         elbos = list(self.recent_elbos) or [float('nan')]
         row = {'epoch': round(float(epoch), 4), 'step': int(self.step.numpy()),
