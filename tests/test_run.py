@@ -112,7 +112,12 @@ print(json.dumps({{'count': out['count'].numpy().tolist(), 'boxes': out['boxes']
     out = model.detect(test.images[:64])
     np.testing.assert_array_equal(loaded['count'], out['count'].numpy())
     np.testing.assert_allclose(loaded['boxes'], out['boxes'].numpy(), rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(loaded['elbo'], model.elbo(test.images[:64]).numpy(), rtol=1e-4)
+    # The served graph is plain TensorFlow, model.elbo is compiled by XLA: the ELBO is a
+    # sum of terms in the thousands, so float32 sums in another order differ by ~1e-5 of
+    # the largest ELBO (as in test_model's fast-against-plain check, with 10x margin).
+    expected = model.elbo(test.images[:64]).numpy()
+    np.testing.assert_allclose(loaded['elbo'], expected, rtol=0,
+                               atol=1e-4 * np.abs(expected).max())
 
 
 def test_saved_model_refuses_a_wrong_shape_or_dtype_by_name(trained_run):
@@ -286,10 +291,10 @@ def test_a_killed_and_resumed_deterministic_run_ends_with_the_same_parameters(sm
                                 f'--run_dir={killed}'], env=ENV, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline, steps = time.time() + 600, []
+    state = killed / 'checkpoints' / 'checkpoint'  # written after a checkpoint's files
     while time.time() < deadline and process.poll() is None:
-        folder = killed / 'checkpoints'
-        steps = [int(m.group(1)) for f in (os.listdir(folder) if folder.exists() else [])
-                 if (m := re.match(r'ckpt-(\d+)\.index$', f))]
+        steps = [int(n) for n in re.findall(r'ckpt-(\d+)"', state.read_text())
+                 ] if state.exists() else []
         if steps and 3 <= max(steps) < 16:
             break
         time.sleep(0.05)
@@ -301,7 +306,8 @@ def test_a_killed_and_resumed_deterministic_run_ends_with_the_same_parameters(sm
     code = """
 import sys, numpy as np, tensorflow as tf
 reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(sys.argv[1] + '/checkpoints'))
-names = sorted(n for n in reader.get_variable_to_shape_map() if n.startswith('model/'))
+names = sorted(n for n in reader.get_variable_to_shape_map()  # the model's and Adam's
+               if n.startswith(('model/', 'optimizer/')))
 np.savez(sys.argv[2], **{str(i): reader.get_tensor(n) for i, n in enumerate(names)})
 """
     for run in (whole, killed):
