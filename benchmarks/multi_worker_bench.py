@@ -14,12 +14,14 @@ not a speed-up; across machines each worker would have its own cores.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from supair_tf.cluster import loopback_tf_configs
 
 WORKER = """
 import json, os, sys, time
@@ -30,7 +32,7 @@ configure(threads)
 from supair_tf import PRESETS, Supair
 from supair_tf.cluster import multi_worker_strategy
 from supair_tf.training import make_optimizer, make_train_step
-strategy = multi_worker_strategy(600)[0] if mode == 'worker' else tf.distribute.get_strategy()
+strategy = multi_worker_strategy(600) if mode == 'worker' else tf.distribute.get_strategy()
 with strategy.scope():
     model = Supair(PRESETS['sprites'].replace(batch_size=batch))
     adam = make_optimizer(model)
@@ -44,17 +46,6 @@ for k in range(steps + 3):
         times.append(time.perf_counter() - began)
 print(json.dumps({'median': float(np.median(times))}))
 """
-
-
-def free_ports(n):
-    """n ports free on 127.0.0.1 now."""
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(('127.0.0.1', 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def launch(threads, batch, steps, mode, tf_config=None):
@@ -85,10 +76,8 @@ def main():
     for threads in (2, 1):
         results[f'one process, {threads} thread(s)'] = median_of(
             launch(threads, args.batch_size, args.steps, 'single'))
-    cluster = {'worker': [f'127.0.0.1:{p}' for p in free_ports(2)]}
-    workers = [launch(1, args.batch_size, args.steps, 'worker',
-                      json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': i}}))
-               for i in range(2)]
+    workers = [launch(1, args.batch_size, args.steps, 'worker', config)
+               for config in loopback_tf_configs(2)]
     results['two workers, 1 thread each'] = max(median_of(w) for w in workers)
     print(f'global batch {args.batch_size}, median of {args.steps} steps after 3 warm-up steps:')
     base = results['one process, 2 thread(s)']

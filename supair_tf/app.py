@@ -156,7 +156,7 @@ def run():
         waiting = Watchdog(FLAGS.worker_timeout, f'{task}: not every worker of TF_CONFIG '
                            f'joined within {FLAGS.worker_timeout} s (--worker_timeout); start '
                            'all of them with the same command').start()
-        strategy, _ = multi_worker_strategy(FLAGS.worker_timeout)
+        strategy = multi_worker_strategy(FLAGS.worker_timeout)
         print(f'{task} of {task.tasks} workers' + (' (chief: writes the run directory)'
                                                     if chief else ''), flush=True)
     else:
@@ -179,11 +179,7 @@ def run():
         train_worker(trainer, config, waiting, export_dir, chief)
         return
     if FLAGS.mode == 'train':
-        try:
-            result = trainer.fit(config.epochs)
-        except FloatingPointError as e:
-            newest = trainer.manager.latest_checkpoint or 'none yet'
-            raise UsageError(f'{e}; newest checkpoint: {newest}') from None
+        result = fit(trainer, config.epochs)
     else:
         if not trainer.restore():
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
@@ -198,10 +194,7 @@ def train_worker(trainer, config, waiting, export_dir, chief):
     """One worker's part of a multi-worker run: every worker trains and exports (as
     TensorFlow asks), only the chief into ``export_dir`` and with printed results."""
     try:
-        result = trainer.fit(config.epochs, compiled=waiting.stop)
-    except FloatingPointError as e:
-        raise UsageError(f'{e}; newest checkpoint: '
-                         f'{trainer.source.latest_checkpoint or "none yet"}') from None
+        result = fit(trainer, config.epochs, compiled=waiting.stop)
     except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError,
             tf.errors.CancelledError, tf.errors.InternalError) as e:
         step = int(trainer.step.numpy())
@@ -219,6 +212,15 @@ def train_worker(trainer, config, waiting, export_dir, chief):
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         print('done: the chief holds the results', flush=True)
+
+
+def fit(trainer, epochs, compiled=None):
+    """trainer.fit, with a non-finite ELBO as one line naming the newest checkpoint."""
+    try:
+        return trainer.fit(epochs, compiled=compiled)
+    except FloatingPointError as e:
+        newest = trainer.source.latest_checkpoint or 'none yet'
+        raise UsageError(f'{e}; newest checkpoint: {newest}') from None
 
 
 def print_result(result):

@@ -9,6 +9,7 @@ TensorFlow asks, the others into temporary folders that are removed at the end.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from typing import NamedTuple
@@ -99,12 +100,25 @@ class Watchdog:
             self.watcher = None
 
 
+def loopback_tf_configs(n):
+    """TF_CONFIG values of an n-worker cluster on 127.0.0.1 (ports free now), one per
+    worker: for trying multi-worker runs, tests and benchmarks on one machine."""
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(('127.0.0.1', 0))
+    cluster = {'worker': [f'127.0.0.1:{s.getsockname()[1]}' for s in sockets]}
+    for s in sockets:
+        s.close()
+    return [json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': i}})
+            for i in range(n)]
+
+
 def multi_worker_strategy(timeout):
-    """MultiWorkerMirroredStrategy for this process's TF_CONFIG, and its Task.
+    """MultiWorkerMirroredStrategy for this process's TF_CONFIG (checked first).
 
     ``timeout`` (seconds) bounds every collective operation: a worker lost in the middle
     of a run makes the others stop with an error instead of waiting for ever.
     """
-    task = read_tf_config(os.environ.get('TF_CONFIG', ''))
+    read_tf_config(os.environ.get('TF_CONFIG', ''))
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
-    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options), task
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)

@@ -1,10 +1,8 @@
 """--strategy=multi_worker on loopback: real processes talking over 127.0.0.1."""
 
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from supair_tf.cluster import loopback_tf_configs
 from tests.test_run import ENV, ROOT, read_metrics, small_sprites  # noqa: F401 (a fixture)
 
 STEP_SCRIPT = """
@@ -24,7 +23,7 @@ tf.config.threading.set_intra_op_parallelism_threads(1)
 from supair_tf import PRESETS, Supair
 from supair_tf.cluster import multi_worker_strategy
 from supair_tf.training import make_optimizer, make_train_step
-strategy = multi_worker_strategy(120)[0] if mode == 'worker' else tf.distribute.get_strategy()
+strategy = multi_worker_strategy(120) if mode == 'worker' else tf.distribute.get_strategy()
 with strategy.scope():
     model = Supair(PRESETS['sprites'].replace(batch_size=8), seed=3)
     adam = make_optimizer(model)
@@ -36,23 +35,6 @@ np.savez(out, losses=np.array(losses), *[v.numpy() for v in model.model_variable
 """
 
 
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(('127.0.0.1', 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def tf_configs(n):
-    """TF_CONFIG values of an n-worker cluster on loopback, one per worker."""
-    cluster = {'worker': [f'127.0.0.1:{p}' for p in free_ports(n)]}
-    return [json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': i}})
-            for i in range(n)]
-
-
 def start(args, tf_config=None, **kwargs):
     env = dict(ENV, TF_CONFIG=tf_config) if tf_config else ENV
     return subprocess.Popen([sys.executable, *args], env=env, text=True,
@@ -61,7 +43,7 @@ def start(args, tf_config=None, **kwargs):
 
 def test_two_workers_take_the_step_of_one_process_on_the_whole_batch(tmp_path):
     workers = [start(['-c', STEP_SCRIPT, 'worker', str(tmp_path / f'worker{i}.npz'), config])
-               for i, config in enumerate(tf_configs(2))]
+               for i, config in enumerate(loopback_tf_configs(2))]
     single = subprocess.run([sys.executable, '-c', STEP_SCRIPT, 'single',
                              str(tmp_path / 'single.npz')], env=ENV, capture_output=True,
                             text=True, timeout=600)
@@ -95,7 +77,7 @@ def test_a_killed_worker_stops_the_other_and_both_resume_from_the_chiefs_checkpo
         small_sprites, tmp_path):  # noqa: F811 (the fixture imported above)
     run_dir = tmp_path / 'run'
     args = run_args(small_sprites, run_dir, '--checkpoint_seconds=1', '--worker_timeout=200')
-    configs = tf_configs(2)
+    configs = loopback_tf_configs(2)
     chief, other = (start(args, config) for config in configs)
     deadline = time.time() + 600
     while time.time() < deadline and chief.poll() is None:
@@ -137,7 +119,7 @@ def test_a_missing_or_malformed_tf_config_stops_with_one_line(tf_config, message
 
 def test_a_worker_whose_peers_never_come_stops_after_the_timeout(small_sprites, tmp_path):  # noqa: F811
     alone = start(run_args(small_sprites, tmp_path / 'run', '--worker_timeout=15'),
-                  tf_configs(2)[0])
+                  loopback_tf_configs(2)[0])
     _, err = alone.communicate(timeout=300)
     assert alone.returncode != 0 and 'Traceback' not in err
     assert 'not every worker of TF_CONFIG joined within 15 s' in err, err
