@@ -17,19 +17,25 @@ def box_iou(a, b):
 def scene_iou(pred_boxes, pred_present, true_boxes, true_counts):
     """Mean IoU over scenes whose count was right and that hold objects.
 
-    The predicted boxes of the present steps are matched to the true boxes by the
-    permutation with the largest total IoU. NaN if no scene qualifies.
+    The predicted boxes of the present steps (in step order) are matched to the true boxes
+    by the permutation with the largest mean IoU. NaN if no scene qualifies. Vectorised
+    over the scenes of each count: a Python loop over 10,000 test scenes took as long as
+    detecting them.
     """
+    present_counts = pred_present.sum(1)
     scores = []
-    scenes = zip(pred_boxes, pred_present, true_boxes, true_counts, strict=True)
-    for boxes, present, truth, n in scenes:
-        if n == 0 or present.sum() != n:
+    for n in range(1, true_boxes.shape[1] + 1):
+        chosen = (true_counts == n) & (present_counts == n)
+        if not chosen.any():
             continue
-        found = boxes[present]
-        best = max(np.mean([box_iou(found[i], truth[j]) for i, j in enumerate(p)])
-                   for p in itertools.permutations(range(n)))
-        scores.append(best)
-    return float(np.mean(scores)) if scores else float('nan')
+        # Present steps first, each group in step order (a stable sort).
+        order = np.argsort(~pred_present[chosen], axis=1, kind='stable')[:, :n]
+        found = np.take_along_axis(pred_boxes[chosen], order[..., None], axis=1)
+        pairs = box_iou(found[:, :, None], true_boxes[chosen][:, None, :n])  # [s, found, true]
+        rows = np.arange(n)
+        scores.append(np.max([pairs[:, rows, list(p)].mean(1)
+                              for p in itertools.permutations(range(n))], axis=0))
+    return float(np.mean(np.concatenate(scores))) if scores else float('nan')
 
 
 def evaluate(model, scenes, batch_size=500, elbo_scenes=1024):
