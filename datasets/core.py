@@ -1,4 +1,5 @@
-"""load_dataset: the four benchmark sets, built once and cached as .npz."""
+"""load_dataset: the four benchmark sets and colour Sprites, built once and cached as .npz,
+or a user's own scenes from an .npz file (``npz:PATH``)."""
 
 import dataclasses
 import os
@@ -10,25 +11,29 @@ from datasets import scenes
 from datasets.errors import DatasetError
 from datasets.mnist import load_mnist_digits, mnist_image_paths
 
-DATASETS = ('mnist', 'sprites', 'noisy_mnist', 'grid_mnist')
+DATASETS = ('mnist', 'sprites', 'noisy_mnist', 'grid_mnist', 'sprites_rgb')
+NPZ_PREFIX = 'npz:'  # --dataset=npz:PATH, a user's own scenes (see load_npz)
 # Bump when a builder changes what it makes, so that old caches are not read back.
 BUILDER_VERSION = 1
 SIZES = {'mnist': (60000, 10000), 'sprites': (40000, 10000)}  # Sprites: 50,000 split 80/20
+NPZ_TEST_SHARE = 0.2  # an .npz without test_images: its last 20% are the test scenes
 
 
 @dataclasses.dataclass
 class SceneSet:
     """Scenes of one split with their object counts and ground-truth boxes."""
-    images: np.ndarray  # [N, 50, 50, 1] float32 in [0, 1]
-    counts: np.ndarray  # [N] int32
-    boxes: np.ndarray   # [N, 2, 4] float32 (y0, x0, y1, x1) pixels, zero for absent objects
+    images: np.ndarray  # [N, H, W, C] float32 in [0, 1] (the paper's: [N, 50, 50, 1])
+    counts: np.ndarray  # [N] int32, or None for unlabelled scenes
+    boxes: np.ndarray   # [N, K, 4] float32 (y0, x0, y1, x1) pixels, zero for absent objects,
+    #                     or None
 
     def __len__(self):
-        return len(self.counts)
+        return len(self.images)
 
     def subset(self, n):
         """The first ``n`` scenes."""
-        return SceneSet(self.images[:n], self.counts[:n], self.boxes[:n])
+        return SceneSet(*(None if a is None else a[:n]
+                          for a in (self.images, self.counts, self.boxes)))
 
     def to_tf_dataset(self, batch_size=256, shuffle=True, seed=0, drop_remainder=False):
         """A prefetched ``tf.data`` pipeline of dicts with images, counts and boxes."""
@@ -45,24 +50,29 @@ def _resolve_mnist_dir(data_dir, mnist_dir):
                               or os.path.join(data_dir, 'mnist'))
 
 
-def _build(name, rng, mnist_paths):
-    n_train, n_test = SIZES['sprites' if name == 'sprites' else 'mnist']
-    if name == 'sprites':
-        images, counts, boxes = scenes.sprites(n_train + n_test, rng)
+def _sizes(name):
+    return SIZES['sprites' if name.startswith('sprites') else 'mnist']
+
+
+def _build(name, rng, mnist_paths, shape):
+    n_train, n_test = _sizes(name)
+    if name.startswith('sprites'):
+        images, counts, boxes = scenes.sprites(n_train + n_test, rng, **shape,
+                                               colour=name == 'sprites_rgb')
         train = images[:n_train], counts[:n_train], boxes[:n_train]
         test = images[n_train:], counts[n_train:], boxes[n_train:]
         return train, test
-    train = scenes.multi_mnist(load_mnist_digits(mnist_paths['train']), n_train, rng)
-    test = scenes.multi_mnist(load_mnist_digits(mnist_paths['test']), n_test, rng)
+    train = scenes.multi_mnist(load_mnist_digits(mnist_paths['train']), n_train, rng, **shape)
+    test = scenes.multi_mnist(load_mnist_digits(mnist_paths['test']), n_test, rng, **shape)
     if name == 'mnist':
         return train, test
     background = scenes.add_noise if name == 'noisy_mnist' else scenes.add_grid
     return [(background(images, rng), counts, boxes) for images, counts, boxes in (train, test)]
 
 
-def _cache_name(name, seed, mnist_paths):
-    key = f'{name}_v{BUILDER_VERSION}_seed{seed}_canvas{scenes.CANVAS}_max{scenes.MAX_OBJECTS}'
-    key += '_n{}-{}'.format(*SIZES['sprites' if name == 'sprites' else 'mnist'])
+def _cache_name(name, seed, mnist_paths, shape):
+    key = f'{name}_v{BUILDER_VERSION}_seed{seed}_canvas{shape["canvas"]}'
+    key += f'_max{shape["max_objects"]}_n{{}}-{{}}'.format(*_sizes(name))
     if mnist_paths:  # the digits drawn depend on the pool the MNIST files hold
         key += '_pool' + '-'.join(str(os.path.getsize(mnist_paths[s])) for s in ('train', 'test'))
     return key + '.npz'
@@ -101,21 +111,36 @@ def _read_cache(path):
     return None
 
 
-def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, download=True):
-    """Returns ``(train, test)`` SceneSets of the named benchmark, from cache if built before."""
+def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, download=True,
+                 max_objects=None, scene_size=None):
+    """Returns ``(train, test)`` SceneSets of the named data set: a built-in one (from cache
+    if built before; ``max_objects`` and ``scene_size`` change its scenes from the paper's
+    0-2 objects on 50 x 50), or ``npz:PATH`` (load_npz)."""
+    if name.startswith(NPZ_PREFIX):
+        if max_objects is not None or scene_size is not None:
+            raise DatasetError('max_objects and scene_size are for the built-in data sets; an '
+                               '.npz file brings its own scenes')
+        return load_npz(name[len(NPZ_PREFIX):])
     if name not in DATASETS:
-        raise DatasetError(f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)}')
+        raise DatasetError(f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)}, '
+                           f'or {NPZ_PREFIX}PATH for your own scenes')
+    shape = {'canvas': scene_size or scenes.CANVAS,
+             'max_objects': scenes.MAX_OBJECTS if max_objects is None else max_objects}
+    if shape['max_objects'] < 1 or shape['canvas'] < 32:
+        raise DatasetError(f'max_objects must be >= 1 and scene_size >= 32 (a digit is up to '
+                           f'31 pixels wide), got {shape["max_objects"]} and {shape["canvas"]}')
     data_dir = os.path.expanduser(data_dir)
     mnist_paths = None
-    if name != 'sprites':  # fail early, before any work, if the digits are missing
+    if not name.startswith('sprites'):  # fail early, before any work, if digits are missing
         mnist_paths = mnist_image_paths(_resolve_mnist_dir(data_dir, mnist_dir), download)
-    path = os.path.join(data_dir, _cache_name(name, seed, mnist_paths))
+    path = os.path.join(data_dir, _cache_name(name, seed, mnist_paths, shape))
     arrays = _read_cache(path) if os.path.exists(path) else None
     if arrays is None:
-        train, test = _build(name, np.random.default_rng(seed), mnist_paths)
+        train, test = _build(name, np.random.default_rng(seed), mnist_paths, shape)
         arrays = {}
         for split, (images, counts, boxes) in (('train', train), ('test', test)):
-            arrays.update({f'{split}_images': images[..., None].astype(np.float32),
+            images = images[..., None] if images.ndim == 3 else images
+            arrays.update({f'{split}_images': images.astype(np.float32),
                            f'{split}_counts': counts, f'{split}_boxes': boxes})
         try:
             _save_atomic(path, arrays)
@@ -124,3 +149,81 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
                                'pass a writable --data_dir') from None
     return tuple(SceneSet(arrays[f'{s}_images'], arrays[f'{s}_counts'], arrays[f'{s}_boxes'])
                  for s in ('train', 'test'))
+
+
+def load_npz(path):
+    """A user's scenes from an .npz file: ``images [N, H, W, C]`` (C = 1 or 3; uint8 0-255
+    or float in [0, 1]), optional ``counts [N]`` and ``boxes [N, K, 4]`` (y0, x0, y1, x1
+    in pixels) for evaluation, optional ``test_images`` (with ``test_counts``,
+    ``test_boxes``); without test images the last 20% are the test split. Anything else
+    stops with one line that names the file and says what is expected."""
+    shown = os.path.expanduser(path)
+    if not os.path.isfile(shown):
+        raise DatasetError(f'no file {path}: --dataset=npz:PATH takes an .npz file of scenes')
+    try:
+        with np.load(shown, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as e:  # noqa: BLE001  (zip, format and pickle errors: all "unreadable")
+        raise DatasetError(f'{path} is not a readable .npz file ({type(e).__name__}); save '
+                           'scenes with numpy.savez(path, images=...)') from None
+    if 'images' not in arrays:
+        raise DatasetError(f'{path} holds no array "images" (it has: '
+                           f'{", ".join(sorted(arrays)) or "none"}); expected images '
+                           '[N, H, W, C] and optionally counts [N] and boxes [N, K, 4]')
+    train = _npz_split(path, arrays, '')
+    if 'test_images' in arrays:
+        test = _npz_split(path, arrays, 'test_')
+        if test.images.shape[1:] != train.images.shape[1:]:
+            raise DatasetError(f'{path}: test_images {list(test.images.shape[1:])} and images '
+                               f'{list(train.images.shape[1:])} differ in scene shape')
+        if (test.counts is None) != (train.counts is None):
+            raise DatasetError(f'{path}: counts given for only one of images and test_images')
+        return train, test
+    cut = len(train) - int(round(NPZ_TEST_SHARE * len(train)))
+    if cut == len(train) or cut == 0:
+        raise DatasetError(f'{path} holds {len(train)} scenes: at least 3 are needed to keep '
+                           'the last 20% for testing, or add test_images')
+    return (SceneSet(*(None if a is None else a[:cut] for a in vars(train).values())),
+            SceneSet(*(None if a is None else a[cut:] for a in vars(train).values())))
+
+
+def _npz_split(path, arrays, prefix):
+    """One split of an .npz (keys with ``prefix``), checked and as float32 in [0, 1]."""
+    name = f'{prefix}images'
+    images = arrays[name]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or not all(images.shape):
+        raise DatasetError(f'{path}: {name} must be [N, H, W, C] with C = 1 or 3 and N > 0; '
+                           f'got shape {list(images.shape)}')
+    if images.dtype == np.uint8:
+        images = images.astype(np.float32) / 255.0
+    elif np.issubdtype(images.dtype, np.floating):
+        images = images.astype(np.float32)
+        if not np.all(np.isfinite(images)):
+            raise DatasetError(f'{path}: {name} holds NaN or inf')
+        low, high = float(images.min()), float(images.max())
+        if low < 0.0 or high > 1.0:
+            raise DatasetError(f'{path}: {name} has values from {low:g} to {high:g}; expected '
+                               'floats in [0, 1] or uint8 0-255')
+    else:
+        raise DatasetError(f'{path}: {name} is {images.dtype}; expected uint8 0-255 or '
+                           'floats in [0, 1]')
+    counts, boxes = arrays.get(f'{prefix}counts'), arrays.get(f'{prefix}boxes')
+    if counts is not None:
+        if (counts.shape != (len(images),) or not np.issubdtype(counts.dtype, np.integer)
+                or counts.min() < 0):
+            raise DatasetError(f'{path}: {prefix}counts must be {len(images)} integers >= 0 '
+                               f'(one per scene); got {counts.dtype} {list(counts.shape)}')
+        counts = counts.astype(np.int32)
+    if boxes is not None:
+        if counts is None:
+            raise DatasetError(f'{path}: {prefix}boxes need {prefix}counts beside them')
+        if (boxes.ndim != 3 or boxes.shape[0] != len(images) or boxes.shape[2] != 4
+                or boxes.shape[1] < counts.max()):
+            raise DatasetError(f'{path}: {prefix}boxes must be [{len(images)}, K, 4] with K at '
+                               f'least the largest count ({counts.max()}); got '
+                               f'{list(boxes.shape)}')
+        boxes = boxes.astype(np.float32)
+    elif counts is not None:  # counts alone: no IoU, count accuracy still
+        boxes = np.zeros([len(images), max(int(counts.max()), 1), 4], np.float32)
+        boxes[:] = np.nan
+    return SceneSet(images, counts, boxes)

@@ -1,8 +1,10 @@
 """Scene builders: Multi-MNIST (AIR's), Sprites, and the Noisy and Grid backgrounds.
 
-All builders return float32 images ``[n, 50, 50]`` in [0, 1], int32 counts ``[n]``
-and float32 boxes ``[n, 2, 4]`` as (y0, x0, y1, x1) pixel bounds, zero where a
-scene has fewer objects.
+All builders return float32 images ``[n, S, S]`` (colour Sprites: ``[n, S, S, 3]``)
+in [0, 1], int32 counts ``[n]`` and float32 boxes ``[n, K, 4]`` as (y0, x0, y1, x1)
+pixel bounds, zero where a scene has fewer objects. The paper's scenes: S = 50
+(``CANVAS``), 0-2 objects (K = ``MAX_OBJECTS``); other sizes and counts draw the same
+way.
 """
 
 import numpy as np
@@ -12,32 +14,33 @@ CANVAS = 50
 MAX_OBJECTS = 2
 
 
-def _empty(n):
-    return (np.zeros([n, CANVAS, CANVAS], np.float32), np.zeros([n], np.int32),
-            np.zeros([n, MAX_OBJECTS, 4], np.float32))
+def _empty(n, canvas, max_objects, channels=()):
+    return (np.zeros([n, canvas, canvas, *channels], np.float32), np.zeros([n], np.int32),
+            np.zeros([n, max_objects, 4], np.float32))
 
 
-def multi_mnist(digits, n, rng):
-    """Scenes of 0-2 digits, each shrunk by ``s ~ N(1.3, 0.1)`` (bilinear) to ``int(28/s)``.
+def multi_mnist(digits, n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS):
+    """Scenes of 0 to ``max_objects`` digits (each count equally likely), each shrunk by
+    ``s ~ N(1.3, 0.1)`` (bilinear) to ``int(28/s)``, at a uniform place on the canvas.
 
     A scene whose digits add up to more than full intensity anywhere is drawn again,
     digits and all, as in AIR's data set.
     """
-    images, counts, boxes = _empty(n)
-    counts[:] = rng.integers(0, MAX_OBJECTS + 1, n)
+    images, counts, boxes = _empty(n, canvas, max_objects)
+    counts[:] = rng.integers(0, max_objects + 1, n)
     for i in np.nonzero(counts)[0]:
         while True:
-            canvas = np.zeros([CANVAS, CANVAS], np.float32)
+            scene = np.zeros([canvas, canvas], np.float32)
             for j in range(counts[i]):
                 digit = digits[rng.integers(len(digits))]
                 size = int(28 / (0.1 * rng.standard_normal() + 1.3))
                 resized = np.asarray(Image.fromarray(digit).resize((size, size), Image.BILINEAR))
-                row, col = rng.integers(0, CANVAS - size, 2)
-                canvas[row:row + size, col:col + size] += resized
+                row, col = rng.integers(0, canvas - size, 2)
+                scene[row:row + size, col:col + size] += resized
                 boxes[i, j] = (row, col, row + size, col + size)
-            if canvas.max() <= 255:
+            if scene.max() <= 255:
                 break
-        images[i] = canvas / 255.0
+        images[i] = scene / 255.0
     return images, counts, boxes
 
 
@@ -51,29 +54,33 @@ def _sprite_masks(size):
 
 
 _SPRITES = {size: _sprite_masks(size) for size in range(12, 17)}
-SPRITE_GREY = np.array([1.0, 0.8, 0.7], np.float32)  # grey = 1.0 R + 0.8 G + 0.7 B
+# Circle red, square green, diamond blue; the grey scenes are 1.0 R + 0.8 G + 0.7 B.
+SPRITE_RGB = np.eye(3, dtype=np.float32)
+SPRITE_GREY = SPRITE_RGB @ np.array([1.0, 0.8, 0.7], np.float32)
 
 
-def sprites(n, rng):
-    """Scenes of 0-2 non-overlapping sprites (circle, square, 45-degree square).
+def sprites(n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, colour=False):
+    """Scenes of 0 to ``max_objects`` non-overlapping sprites (circle, square, 45-degree
+    square), grey or (``colour``) RGB; the same draws give the same scenes either way.
 
-    Each sprite has a top-left corner uniform in [0, 38]^2 and a size uniform in
-    [12, min(16, 50 - corner)]; one that would touch an earlier sprite is redrawn.
+    Each sprite has a top-left corner uniform in [0, S - 12]^2 and a size uniform in
+    [12, min(16, S - corner)]; one that would touch an earlier sprite is redrawn.
     """
-    images, counts, boxes = _empty(n)
-    counts[:] = rng.integers(0, MAX_OBJECTS + 1, n)
+    images, counts, boxes = _empty(n, canvas, max_objects, (3,) if colour else ())
+    colours = SPRITE_RGB if colour else SPRITE_GREY
+    counts[:] = rng.integers(0, max_objects + 1, n)
     for i in np.nonzero(counts)[0]:
-        occupied = np.zeros([CANVAS, CANVAS], bool)
+        occupied = np.zeros([canvas, canvas], bool)
         for j in range(counts[i]):
             while True:
-                row, col = rng.integers(0, 39, 2)
-                size = rng.integers(12, min(16, CANVAS - row, CANVAS - col) + 1)
+                row, col = rng.integers(0, canvas - 11, 2)
+                size = rng.integers(12, min(16, canvas - row, canvas - col) + 1)
                 shape = rng.integers(0, 3)
                 mask = _SPRITES[size][shape]
                 if not np.any(occupied[row:row + size, col:col + size] & mask):
                     break
             occupied[row:row + size, col:col + size] |= mask
-            images[i, row:row + size, col:col + size][mask] = SPRITE_GREY[shape]
+            images[i, row:row + size, col:col + size][mask] = colours[shape]
             boxes[i, j] = (row, col, row + size, col + size)
     return images, counts, boxes
 
@@ -86,9 +93,8 @@ def add_noise(images, rng):
 
 def add_grid(images, rng, period=5, level=0.4):
     """Grid-MNIST: every ``period``-th row and column from a random offset is at least ``level``."""
-    n = len(images)
-    index = np.arange(CANVAS)
-    rows = (index[None, :] - rng.integers(0, period, n)[:, None]) % period == 0   # [n, 50]
-    cols = (index[None, :] - rng.integers(0, period, n)[:, None]) % period == 0
+    n, height, width = images.shape[:3]
+    rows = (np.arange(height)[None] - rng.integers(0, period, n)[:, None]) % period == 0
+    cols = (np.arange(width)[None] - rng.integers(0, period, n)[:, None]) % period == 0
     lines = rows[:, :, None] | cols[:, None, :]
     return np.where(lines, np.maximum(images, level), images).astype(np.float32)

@@ -6,12 +6,15 @@ import shutil
 import sys
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from datasets import DatasetError, load_dataset
+from datasets.core import NPZ_PREFIX
+from datasets.scenes import CANVAS
 from supair_tf.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
-from supair_tf.config import PRESETS, SupairConfig
+from supair_tf.config import NPZ_DEFAULT, PRESETS, SupairConfig
 from supair_tf.export import export_saved_model
 from supair_tf.flags import FLAGS, OVERRIDES
 from supair_tf.model import Supair
@@ -23,9 +26,11 @@ class UsageError(Exception):
     """A problem with the command line or the run directory; one line says what to do."""
 
 
-def config_from_flags():
-    """The data set's paper preset with the flags that were set applied to it."""
-    overrides = {}
+def config_from_flags(scene_shape):
+    """The data set's paper preset (an .npz: the paper's defaults) with the flags that were
+    set applied to it, for scenes of ``scene_shape`` (H, W, C)."""
+    height, width, channels = scene_shape
+    overrides = {'scene_height': height, 'scene_width': width, 'channels': channels}
     for name in OVERRIDES:
         value = getattr(FLAGS, name)
         if value is None:
@@ -39,14 +44,21 @@ def config_from_flags():
                 raise UsageError(f'--{name} takes two numbers, min,max; got {value}')
         overrides[name] = value
     try:
-        return PRESETS[FLAGS.dataset].replace(**overrides).validate()
+        return PRESETS.get(FLAGS.dataset, NPZ_DEFAULT).replace(**overrides).validate()
     except ValueError as e:
         raise UsageError(str(e)) from None
 
 
+def dataset_label():
+    """The data set's name in run folders: ``npz:path/to/scenes.npz`` -> ``npz_scenes``."""
+    if FLAGS.dataset.startswith(NPZ_PREFIX):
+        return 'npz_' + os.path.splitext(os.path.basename(FLAGS.dataset[len(NPZ_PREFIX):]))[0]
+    return FLAGS.dataset
+
+
 def default_run_dir(config):
     """runs/DATASET[_nobg][_pd]_seedSEED."""
-    name = FLAGS.dataset + ('' if config.background_model else '_nobg')
+    name = dataset_label() + ('' if config.background_model else '_nobg')
     name += '_pd' if config.structure == 'poon_domingos' else ''
     return os.path.join('runs', f'{name}_seed{FLAGS.seed}')
 
@@ -56,21 +68,26 @@ def run_settings(config):
     return {'config': {k: list(v) if isinstance(v, tuple) else v
                        for k, v in vars(config).items()},
             'seed': FLAGS.seed, 'data_seed': FLAGS.data_seed, 'dataset': FLAGS.dataset,
-            'steps_per_epoch': FLAGS.steps_per_epoch}
+            'max_objects': FLAGS.max_objects, 'steps_per_epoch': FLAGS.steps_per_epoch}
+
+
+# Settings of the data alone: a trained model may be evaluated on other scenes of its shape
+# (--mode=eval --max_objects=3 on a model trained with 0-2 objects, for instance).
+DATA_ONLY = ('max_objects',)
 
 
 def _flat(settings):
     return {**{k: v for k, v in settings.items() if k != 'config'}, **settings.get('config', {})}
 
 
-def settings_conflict(stored, wanted):
-    """The first setting (other than epochs) in which two runs differ, as one phrase, or None.
-
-    A setting missing from an older settings.json counts as its default."""
-    defaults = _flat({**run_settings(SupairConfig()), 'steps_per_epoch': None})
+def settings_conflict(stored, wanted, ignore=()):
+    """The first setting (other than epochs and ``ignore``) in which two runs differ, as one
+    phrase, or None. A setting missing from an older settings.json counts as its default."""
+    defaults = _flat({**run_settings(SupairConfig()), 'steps_per_epoch': None,
+                      'max_objects': None})
     old, new = _flat(stored), _flat(wanted)
     for key, value in new.items():
-        if key != 'epochs' and old.get(key, defaults.get(key)) != value:
+        if key not in ('epochs', *ignore) and old.get(key, defaults.get(key)) != value:
             return f'{key} {old.get(key, defaults.get(key))!r} there, {value!r} now'
     return None
 
@@ -92,7 +109,7 @@ def prepare_run_dir(run_dir, config, record=True):
         except (OSError, ValueError) as e:
             raise UsageError(f'{path} is unreadable ({e}); restore it or pass another '
                              '--run_dir') from None
-        conflict = settings_conflict(stored, settings)
+        conflict = settings_conflict(stored, settings, ignore=() if record else DATA_ONLY)
         if conflict:
             raise UsageError(f'{run_dir} holds a run with other settings ({conflict}); '
                              'pass another --run_dir or the same flags')
@@ -131,7 +148,13 @@ def make_strategy():
 def run():
     """Configures from the flags, then trains, evaluates or exports."""
     configure(FLAGS.threads, FLAGS.deterministic)
-    config = config_from_flags()
+    if not FLAGS.dataset.startswith(NPZ_PREFIX):  # bad flags fail before any data is built
+        size = FLAGS.scene_size or CANVAS
+        config_from_flags((size, size, 3 if FLAGS.dataset == 'sprites_rgb' else 1))
+    train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
+                               seed=FLAGS.data_seed, download=FLAGS.download,
+                               max_objects=FLAGS.max_objects, scene_size=FLAGS.scene_size)
+    config = config_from_flags(train.images.shape[1:])
     run_dir = FLAGS.run_dir or default_run_dir(config)
     task = None
     if FLAGS.strategy == 'multi_worker':
@@ -144,8 +167,6 @@ def run():
     export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
     if FLAGS.mode in ('train', 'export'):
         check_writable(export_dir, 'export_dir')
-    train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
-                               seed=FLAGS.data_seed, download=FLAGS.download)
     if config.batch_size > len(train):
         raise UsageError(f'--batch_size={config.batch_size} exceeds the {len(train)} training '
                          'scenes')
@@ -224,10 +245,16 @@ def fit(trainer, epochs, compiled=None):
 
 
 def print_result(result):
-    """The final evaluation and its confusion matrix."""
+    """The final evaluation and its confusion matrix (or, unlabelled, the counts found)."""
+    confusion = result['confusion']
+    found = f'found 0-{confusion.shape[1] - 1}'
+    if np.isnan(result['test_count_acc']):
+        print(f"test ELBO {result['elbo']:.1f} (no count labels); scenes by count {found}:\n"
+              f"{confusion[0]}")
+        return
     print(f"test count accuracy {result['test_count_acc']:.4f}, IoU {result['test_iou']:.3f}, "
-          f"ELBO {result['elbo']:.1f}; counts (rows: true 0-2, columns: found 0-3):\n"
-          f"{result['confusion']}")
+          f"ELBO {result['elbo']:.1f}; counts (rows: true 0-{confusion.shape[0] - 1}, "
+          f"columns: {found}):\n{confusion}")
 
 
 def main(argv):

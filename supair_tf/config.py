@@ -8,7 +8,9 @@ import math
 class SupairConfig:
     """Every hyper-parameter of a SuPAIR model and its training, the paper values as defaults."""
     # Scene and objects (paper section 3)
-    scene_size: int = 50
+    scene_height: int = 50
+    scene_width: int = 50
+    channels: int = 1               # 1 (grey) or 3 (RGB)
     patch_size: int = 28            # native object size A
     steps: int = 3                  # N_max
     lstm_units: int = 256
@@ -41,8 +43,21 @@ class SupairConfig:
             raise ValueError(f'unknown config fields: {", ".join(sorted(unknown))}')
         return dataclasses.replace(self, **overrides)
 
+    @property
+    def scene_shape(self):
+        """``(H, W, C)`` of one scene."""
+        return (self.scene_height, self.scene_width, self.channels)
+
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
+        if self.channels not in (1, 3):
+            raise ValueError(f'channels must be 1 or 3, got {self.channels}')
+        for name in ('scene_height', 'scene_width', 'patch_size', 'steps'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be positive, got {getattr(self, name)}')
+        if self.structure == 'poon_domingos' and self.channels != 1:
+            raise ValueError('the Poon-Domingos structure cuts grey images; use '
+                             'structure=random for colour scenes')
         if self.structure not in ('random', 'poon_domingos'):
             raise ValueError("structure must be 'random' or 'poon_domingos', got "
                              f'{self.structure!r}')
@@ -68,3 +83,5 @@ PRESETS = {
     'noisy_mnist': _DEFAULT.replace(bg_var_range=(0.002, 0.06), obj_var_range=(0.25, 0.35)),
     'grid_mnist': _DEFAULT,
 }
+PRESETS['sprites_rgb'] = PRESETS['sprites'].replace(channels=3)  # beyond the paper (colour)
+NPZ_DEFAULT = _DEFAULT  # a user's own scenes start from the paper's default settings

@@ -39,7 +39,12 @@ def scene_iou(pred_boxes, pred_present, true_boxes, true_counts):
 
 
 def evaluate(model, scenes, batch_size=500, elbo_scenes=1024):
-    """Count accuracy and IoU on all ``scenes``, ELBO on the first ``elbo_scenes``."""
+    """Count accuracy and IoU on all ``scenes``, ELBO on the first ``elbo_scenes``.
+
+    Unlabelled scenes (``scenes.counts`` None) give the ELBO and the histogram of the
+    counts found; accuracy and IoU are NaN there. ``confusion[t, f]`` counts the scenes
+    with t objects in which f were found (t up to the data's most, f up to N_max).
+    """
     counts, boxes, present = [], [], []
     for start in range(0, len(scenes), batch_size):
         out = model.detect(scenes.images[start:start + batch_size])
@@ -49,8 +54,14 @@ def evaluate(model, scenes, batch_size=500, elbo_scenes=1024):
     counts, boxes, present = map(np.concatenate, (counts, boxes, present))
     elbo = np.concatenate([model.elbo(scenes.images[s:s + 256]).numpy()
                            for s in range(0, min(elbo_scenes, len(scenes)), 256)])
+    found = model.config.steps + 1
+    if scenes.counts is None:
+        return {'test_count_acc': float('nan'), 'test_iou': float('nan'),
+                'elbo': float(np.mean(elbo)),
+                'confusion': np.bincount(counts, minlength=found)[None]}
+    most = max(int(scenes.counts.max()), scenes.boxes.shape[1])
     return {'test_count_acc': float(np.mean(counts == scenes.counts)),
             'test_iou': scene_iou(boxes, present, scenes.boxes, scenes.counts),
             'elbo': float(np.mean(elbo)),
-            'confusion': np.histogram2d(scenes.counts, counts, bins=[3, 4],
-                                        range=[[0, 3], [0, 4]])[0].astype(int)}
+            'confusion': np.histogram2d(scenes.counts, counts, bins=[most + 1, found],
+                                        range=[[0, most + 1], [0, found]])[0].astype(int)}

@@ -1,31 +1,35 @@
 """A SavedModel of a trained SuPAIR that needs none of this code to serve.
 
     model = tf.saved_model.load(export_dir)
-    out = model.detect(images)   # images [n, 50, 50, 1] float32 -> count, z_pres, z_where, boxes
+    out = model.detect(images)   # images [n, H, W, C] float32 -> count, z_pres, z_where, boxes
+                                 # (the paper's scenes: [n, 50, 50, 1]; `steps` boxes each)
     elbo = model.elbo(images)    # [n]
 """
 
 import tensorflow as tf
 
 
-def check_images(images, size):
+def check_images(images, shape):
     """Stops, in the served graph, on images a trained model would answer wrongly: another
-    shape than ``[n, size, size, 1]``, NaN or inf, or values outside [0, 1] (uint8 scenes
-    must be divided by 255 first). Each with a message that says which."""
-    expected = tf.constant([size, size, 1])
+    shape than ``[n, H, W, C]`` (``shape = (H, W, C)``), NaN or inf, or values outside
+    [0, 1] (uint8 scenes must be divided by 255 first). Each with a message that says
+    which."""
+    height, width, channels = shape
+    expected = tf.constant([height, width, channels])
     shape = tf.shape(images)
     padded = tf.concat([shape, tf.zeros([4], tf.int32)], 0)  # any rank compares, no error
     right = tf.logical_and(tf.equal(tf.size(shape), 4),
                            tf.reduce_all(tf.equal(padded[1:4], expected)))
     check = tf.debugging.Assert(right, [f'SuPAIR: images must have the shape '
-                                        f'[n, {size}, {size}, 1]; got', shape], summarize=8)
+                                        f'[n, {height}, {width}, {channels}]; got', shape],
+                                summarize=8)
     with tf.control_dependencies([check]):  # before ensure_shape, whose error says less
         # Through a cond whose other branch has the right shape: the static shape of a
         # wrong input is forgotten, so no graph built around this function fails on it
         # before the check above has run and said what is wrong.
         images = tf.cond(right, lambda: tf.identity(images),
-                         lambda: tf.zeros([0, size, size, 1], images.dtype))
-        images = tf.ensure_shape(images, [None, size, size, 1])
+                         lambda: tf.zeros([0, height, width, channels], images.dtype))
+        images = tf.ensure_shape(images, [None, height, width, channels])
     tf.debugging.assert_all_finite(images, 'SuPAIR: images hold NaN or inf')
     low, high = tf.reduce_min(images), tf.reduce_max(images)
     tf.debugging.Assert(tf.logical_and(low >= 0.0, high <= 1.0), [
@@ -48,14 +52,14 @@ def refuse_dtype(images):
         return tf.zeros([0])
 
 
-def serving_function(graph, size):
+def serving_function(graph, shape):
     """``graph`` (a model's detect or elbo) behind the checks, as a tf.function with one
     concrete function per dtype, each of any shape: a wrong dtype or shape meets a message
     of ours rather than the loader's list of signatures."""
     def serve(images):
         if images.dtype in REFUSED_DTYPES:
             return refuse_dtype(images)
-        return graph(check_images(tf.cast(images, tf.float32), size))
+        return graph(check_images(tf.cast(images, tf.float32), shape))
 
     served = tf.function(serve)
     for dtype in (tf.float32, tf.float64, *REFUSED_DTYPES):
@@ -67,8 +71,8 @@ class _Serving(tf.Module):
     def __init__(self, model):
         super().__init__(name='supair_serving')
         self.model = model
-        self.detect = serving_function(model.detect_graph, model.config.scene_size)
-        self.elbo = serving_function(model.elbo_graph, model.config.scene_size)
+        self.detect = serving_function(model.detect_graph, model.config.scene_shape)
+        self.elbo = serving_function(model.elbo_graph, model.config.scene_shape)
 
 
 def export_saved_model(model, export_dir):

@@ -4,7 +4,16 @@ from absl import flags
 
 from datasets import DATASETS
 
-flags.DEFINE_enum('dataset', 'sprites', DATASETS, 'benchmark to train on')
+flags.DEFINE_string('dataset', 'sprites', f'data set: {", ".join(DATASETS)}, or npz:PATH for '
+                    'your own scenes (images [N, H, W, C], optional counts and boxes; README)')
+flags.DEFINE_integer('max_objects', None, 'built-in data sets: up to this many objects per '
+                     'scene (paper: 2)', lower_bound=1)
+flags.DEFINE_integer('scene_size', None, 'built-in data sets: scenes of this many pixels '
+                     'square (paper: 50)', lower_bound=32)
+flags.DEFINE_integer('steps', None, 'N_max: objects the model can find per scene (paper: 3)',
+                     lower_bound=1)
+flags.DEFINE_integer('patch_size', None, 'A: side of the object SPN\'s patch (paper: 28)',
+                     lower_bound=4)
 flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export'],
                   'train (then export), evaluate the latest checkpoint, or only export it')
 flags.DEFINE_integer('epochs', None, 'epochs to train (preset: 20)', lower_bound=0)
@@ -56,4 +65,5 @@ flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (p
 FLAGS = flags.FLAGS
 # Flag name -> config field, for the preset overrides.
 OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'structure',
-             'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range')
+             'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
+             'patch_size')

@@ -57,11 +57,12 @@ class RepeatedInputLSTM(keras.layers.Layer):
 
 
 class InferenceNet(keras.layers.Layer):
-    """Scene ``[batch, H, W, 1]`` -> z_pres ``[b, steps]``, q(z_where) mean and std
+    """Scene ``[batch, H, W, C]`` -> z_pres ``[b, steps]``, q(z_where) mean and std
     ``[b, steps, 4]``.
 
     z_where is ``(sx, sy, x, y)``: box width and height relative to the patch size
-    A, and the box's top-left corner in pixels.
+    A, and the box's top-left corner (x, y) in pixels, within 90% of the scene's width
+    and height.
     """
 
     def __init__(self, config, **kwargs):
@@ -75,13 +76,13 @@ class InferenceNet(keras.layers.Layer):
     def call(self, images):
         """z_pres ``[b, steps]`` and the mean and std of q(z_where) ``[b, steps, 4]``."""
         c = self.config
-        flat = tf.reshape(images, [tf.shape(images)[0], c.scene_size * c.scene_size])
+        flat = tf.reshape(images, [tf.shape(images)[0], int(np.prod(c.scene_shape))])
         out = self.head(self.hidden(self.lstm(flat)))                      # [b, steps, 9]
         z_pres = tf.sigmoid(out[..., 0])
         m = tf.sigmoid(out[..., 1:5])
         sx = c.min_obj_scale + (c.max_obj_scale - c.min_obj_scale) * m[..., 0]
         aspect = c.min_aspect + (c.max_aspect - c.min_aspect) * m[..., 1]
-        corner = 0.9 * c.scene_size * m[..., 2:4]                          # (x, y)
+        corner = m[..., 2:4] * tf.constant([0.9 * c.scene_width, 0.9 * c.scene_height])
         mean = tf.concat([tf.stack([sx, sx * aspect], -1), corner], -1)
         std = c.where_scale_max * tf.sigmoid(out[..., 5:9])
         return z_pres, mean, std

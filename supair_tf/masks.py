@@ -31,7 +31,8 @@ def cut_and_paste(z_where, indicators, patch_size):
                 tf.unstack(cols, axis=1), strict=True)
     for indicator, step_rows, step_cols in steps:
         padded = tf.pad(bg, [[0, 0], [1, 1], [1, 1]])
-        visibility.append(extract_patches(padded, step_rows[:, None], step_cols[:, None])[:, 0])
+        visibility.append(extract_patches(padded[..., None], step_rows[:, None],
+                                          step_cols[:, None])[:, 0, ..., 0])
         bg = bg * (1.0 - indicator)
         bg_masks.append(bg)
     visibility = tf.stack(visibility, axis=1)

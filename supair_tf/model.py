@@ -19,12 +19,19 @@ tfd = tfp.distributions
 FIXED_BG_STD = 0.35  # the ablation's background: Normal(0, 0.35) per pixel
 
 
-def region_graph(config, side, splits, depth, step):
-    """A ``side x side`` image's region graph: ``splits`` random splits ``depth`` deep,
-    or Poon-Domingos cuts every ``step`` pixels (depth 2) when the config asks for them."""
+def region_graph(config, height, width, splits, depth, step):
+    """The region graph of ``height x width x channels`` items: ``splits`` random splits
+    ``depth`` deep, or (grey only) Poon-Domingos cuts every ``step`` pixels (depth 2) when
+    the config asks for them."""
     if config.structure == 'poon_domingos':
-        return RegionGraph.poon_domingos(side, side, step=step, max_depth=2)
-    return RegionGraph.random(side * side, splits, depth, seed=config.structure_seed)
+        return RegionGraph.poon_domingos(height, width, step=step, max_depth=2)
+    return RegionGraph.random(height * width * config.channels, splits, depth,
+                              seed=config.structure_seed)
+
+
+def per_channel(mask, channels):
+    """``[..., H, W]`` -> ``[..., H, W, C]``: one pixel's mask for each of its channels."""
+    return tf.repeat(mask[..., None], channels, axis=-1)
 
 
 def boxes_from_where(z_where, patch_size):
@@ -36,7 +43,7 @@ def boxes_from_where(z_where, patch_size):
 class BoxTerms(NamedTuple):
     """The generative model's terms for given boxes on ``b`` scenes (``k`` = steps)."""
 
-    patches: tf.Tensor      # [b, k, A, A] the scene under each box, bilinearly sampled
+    patches: tf.Tensor      # [b, k, A, A, C] the scene under each box, bilinearly sampled
     visibility: tf.Tensor   # [b, k, A, A] share of each patch pixel no earlier object hides
     bg_masks: tf.Tensor     # [b, k + 1, H, W] background left visible by n = 0..k objects
     overlap: tf.Tensor      # [b, k] share of each object hidden by earlier ones
@@ -72,15 +79,16 @@ class Supair(tf.Module):
         c = config
         self.inference = InferenceNet(c)
         # The paper's structures: 6 splits, 2 deep, for objects; 3, 1 deep, for the background.
-        self.object_spn = RatSpn(region_graph(c, c.patch_size, 6, 2, step=10), c.obj_gauss,
-                                 c.obj_sums, 1, c.obj_var_range, name='object_spn')
-        self.background_spn = (RatSpn(region_graph(c, c.scene_size, 3, 1, step=20), c.bg_gauss,
-                                      c.bg_sums, 1, c.bg_var_range, name='background_spn')
-                               if c.background_model else None)
+        self.object_spn = RatSpn(region_graph(c, c.patch_size, c.patch_size, 6, 2, step=10),
+                                 c.obj_gauss, c.obj_sums, 1, c.obj_var_range, name='object_spn')
+        self.background_spn = (
+            RatSpn(region_graph(c, c.scene_height, c.scene_width, 3, 1, step=20), c.bg_gauss,
+                   c.bg_sums, 1, c.bg_var_range, name='background_spn')
+            if c.background_model else None)
         self.seed = seed
         self.count_prior = count_log_prior(c.steps, c.count_decay)
         self._build()
-        spec = tf.TensorSpec([None, c.scene_size, c.scene_size, 1], tf.float32)
+        spec = tf.TensorSpec([None, *c.scene_shape], tf.float32)
         self.loss_and_gradients = tf.function(self.loss_and_gradients_graph,
                                               jit_compile=jit_compile)
         self._detect = tf.function(self.detect_graph, input_signature=[spec])
@@ -89,7 +97,7 @@ class Supair(tf.Module):
 
     def _build(self):
         c = self.config
-        self.inference(tf.zeros([1, c.scene_size, c.scene_size, 1]))
+        self.inference(tf.zeros([1, *c.scene_shape]))
         self.object_spn.build()
         if self.background_spn is not None:
             self.background_spn.build()
@@ -125,7 +133,7 @@ class Supair(tf.Module):
         return noise[replica * batch:(replica + 1) * batch]
 
     def scene_terms(self, images, noise=None, sample=True):
-        """Everything the ELBO and the pictures need, for images ``[b, H, W, 1]``.
+        """Everything the ELBO and the pictures need, for images ``[b, H, W, C]``.
 
         ``noise`` (default: drawn for step -1) samples z_where by reparameterisation;
         with ``sample=False`` z_where is the mean of q.
@@ -137,22 +145,23 @@ class Supair(tf.Module):
             noise = self.where_noise(b, -1)
         z_where = where_mean + where_std * noise if sample else where_mean   # [b, steps, 4]
         log_q_where = tf.reduce_sum(q_where.log_prob(z_where), axis=[1, 2])
-        return SceneTerms(z_pres, z_where, log_q_where, self.box_terms(images[..., 0], z_where))
+        return SceneTerms(z_pres, z_where, log_q_where, self.box_terms(images, z_where))
 
     def box_terms(self, scene, z_where):
         """The generative model's terms for given boxes ``z_where [b, steps, 4]`` on scenes
-        ``[b, H, W]``: patches, masks, area-scaled object log-likelihoods, overlap log-prior
-        ``[b, steps]`` and background log-likelihoods ``[b, steps + 1]``."""
+        ``[b, H, W, C]``: patches, masks, area-scaled object log-likelihoods, overlap
+        log-prior ``[b, steps]`` and background log-likelihoods ``[b, steps + 1]``."""
         c = self.config
         b = tf.shape(scene)[0]
-        patches, indicators = transform(scene, z_where, c.patch_size)         # [b, k, A, A]
+        patches, indicators = transform(scene, z_where, c.patch_size)      # [b, k, A, A, C]
         visibility, bg_masks, overlap = cut_and_paste(z_where, indicators, c.patch_size)
 
-        # Object likelihood on the patch, occluded pixels marginalised, scaled by
-        # W_i H_i / A^2 = sx * sy (eq. 7).
-        area = c.patch_size * c.patch_size
-        object_ll = self.object_spn(tf.reshape(patches, [-1, area]),
-                                    marginalized=tf.reshape(1.0 - visibility, [-1, area]))
+        # Object likelihood on the patch, occluded pixels (all their channels)
+        # marginalised, scaled by W_i H_i / A^2 = sx * sy (eq. 7).
+        items = c.patch_size * c.patch_size * c.channels
+        hidden = per_channel(1.0 - visibility, c.channels)
+        object_ll = self.object_spn(tf.reshape(patches, [-1, items]),
+                                    marginalized=tf.reshape(hidden, [-1, items]))
         object_ll = tf.reshape(object_ll, [b, c.steps]) * z_where[..., 0] * z_where[..., 1]
         overlap_lp = tfd.Gamma(1.0, c.overlap_rate).log_prob(overlap)
 
@@ -160,11 +169,13 @@ class Supair(tf.Module):
         return BoxTerms(patches, visibility, bg_masks, overlap, object_ll, overlap_lp, bg_ll)
 
     def background_log_lik(self, scene, bg_masks):
-        """log p_bg of the pixels left visible by n objects, for every n: ``[b, steps + 1]``."""
-        pixels = self.config.scene_size ** 2
+        """log p_bg of the pixels (all channels) left visible by n objects, for every n:
+        ``[b, steps + 1]``; ``scene [b, H, W, C]``, ``bg_masks [b, steps + 1, H, W]``."""
+        c = self.config
+        pixels = int(np.prod(c.scene_shape))                                  # P = H W C
         flat = tf.reshape(scene, [-1, 1, pixels])
-        n = self.config.steps + 1
-        masks = tf.reshape(bg_masks, [-1, n, pixels])                         # [b, n, P]
+        n = c.steps + 1
+        masks = tf.reshape(per_channel(bg_masks, c.channels), [-1, n, pixels])  # [b, n, P]
         if self.background_spn is None:
             log_pdf = tfd.Normal(0.0, FIXED_BG_STD).log_prob(flat)
             return tf.reduce_sum(log_pdf * masks, axis=2)
@@ -191,7 +202,8 @@ class Supair(tf.Module):
                 'boxes': boxes_from_where(z_where, self.config.patch_size)}
 
     def detect(self, images):
-        """Counts ``[b]``, z_pres ``[b, 3]``, mean z_where ``[b, 3, 4]``, boxes ``[b, 3, 4]``."""
+        """Counts ``[b]``, z_pres ``[b, k]``, mean z_where ``[b, k, 4]``, boxes ``[b, k, 4]``
+        (k = steps) for images ``[b, H, W, C]``."""
         return self._detect(tf.convert_to_tensor(images, tf.float32))
 
     # ---- learning ---------------------------------------------------------------------

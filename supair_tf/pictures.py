@@ -12,37 +12,46 @@ def reconstruct_scenes(model, images, terms=None):
 
     The background SPN fills the pixels the detected objects cover (its MPE state,
     observed pixels kept); each object's SPN reconstruction, resized to its box, is
-    pasted back to front. Returns ``[n, H, W, 1]`` in [0, 1]. ``terms``: the images'
+    pasted back to front. Returns ``[n, H, W, C]`` in [0, 1]. ``terms``: the images'
     ``model.scene_terms(images, sample=False)``, if already computed.
     """
     c = model.config
+    height, width, channels = c.scene_shape
     terms = terms or model.scene_terms(images, sample=False)
     count = np.sum(terms.z_pres.numpy() >= 0.5, axis=1)
-    z_where = terms.z_where.numpy()
-    area, pixels = c.patch_size ** 2, c.scene_size ** 2
-    patches = terms.boxes.patches.numpy().reshape(-1, area)
-    hidden = 1.0 - terms.boxes.visibility.numpy().reshape(-1, area)
-    objects = model.object_spn.mpe_reconstruct(patches, hidden).reshape(
-        len(images), c.steps, c.patch_size, c.patch_size)
-    bg_masks = terms.boxes.bg_masks.numpy()
-    scenes = np.asarray(images, np.float32).reshape(-1, pixels)
+    items = c.patch_size ** 2 * channels
+    patches = terms.boxes.patches.numpy().reshape(-1, items)
+    hidden = np.repeat(1.0 - terms.boxes.visibility.numpy()[..., None], channels, -1)
+    objects = model.object_spn.mpe_reconstruct(patches, hidden.reshape(-1, items)).reshape(
+        len(images), c.steps, c.patch_size, c.patch_size, channels)
+    scenes = np.asarray(images, np.float32).reshape(len(images), -1)
+    own_mask = terms.boxes.bg_masks.numpy()[np.arange(len(images)), count]      # [n, H, W]
+    own_mask = np.repeat(own_mask[..., None], channels, -1).reshape(len(images), -1)
     if model.background_spn is None:
-        background = scenes * bg_masks[np.arange(len(images)), count].reshape(-1, pixels)
+        background = scenes * own_mask
     else:
-        own_mask = bg_masks[np.arange(len(images)), count].reshape(-1, pixels)
         background = model.background_spn.mpe_reconstruct(scenes, 1.0 - own_mask)
-    out = np.clip(background, 0, 1).reshape(-1, c.scene_size, c.scene_size)
-    for b in range(len(images)):
+    out = np.clip(background, 0, 1).reshape(-1, height, width, channels)
+    paste_objects(out, objects, terms.z_where.numpy(), count, c.patch_size)
+    return np.clip(out, 0, 1)
+
+
+def paste_objects(scenes, objects, z_where, count, patch_size):
+    """Pastes ``objects [n, k, A, A, C]``, each resized to its box, back to front (step 0
+    in front) onto ``scenes [n, H, W, C]`` in place; a box leaving the scene is left out."""
+    height, width = scenes.shape[1:3]
+    for b in range(len(scenes)):
         for i in reversed(range(count[b])):
             sx, sy, x, y = z_where[b, i]
             col, row = int(np.floor(x)), int(np.floor(y))
-            w, h = int(sx * c.patch_size), int(sy * c.patch_size)
-            if w <= 0 or h <= 0 or row < 0 or col < 0 or row + h > c.scene_size \
-                    or col + w > c.scene_size:
-                continue  # a box leaving the scene is not pasted
-            patch = Image.fromarray(np.clip(objects[b, i], 0, 1).astype(np.float32), mode='F')
-            out[b, row:row + h, col:col + w] = np.asarray(patch.resize((w, h), Image.BILINEAR))
-    return np.clip(out, 0, 1)[..., None]
+            w, h = int(sx * patch_size), int(sy * patch_size)
+            if w <= 0 or h <= 0 or row < 0 or col < 0 or row + h > height or col + w > width:
+                continue
+            for ch in range(scenes.shape[3]):
+                patch = Image.fromarray(np.clip(objects[b, i, ..., ch], 0, 1).astype(np.float32),
+                                        mode='F')
+                scenes[b, row:row + h, col:col + w, ch] = np.asarray(
+                    patch.resize((w, h), Image.BILINEAR))
 
 
 def inference_sheet(model, images, columns=8):

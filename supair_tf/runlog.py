@@ -4,6 +4,7 @@ The trainer hands numbers to a RunLog; the log computes nothing and never calls 
 """
 
 import csv
+import math
 import os
 
 import tensorflow as tf
@@ -48,8 +49,9 @@ class RunLog:
         with self.writer.as_default(step=row['step']):
             for key in ('test_count_acc', 'test_iou', 'elbo'):
                 tf.summary.scalar(f'test/{key}', row[key])
-        self.say(f"step {row['step']} ({row['train_seconds']:.0f} s training): "
-                 f"test count accuracy {row['test_count_acc']:.4f}, IoU {row['test_iou']:.3f}, "
+        counted = ('' if math.isnan(row['test_count_acc']) else
+                   f"test count accuracy {row['test_count_acc']:.4f}, IoU {row['test_iou']:.3f}, ")
+        self.say(f"step {row['step']} ({row['train_seconds']:.0f} s training): {counted}"
                  f"test ELBO {row['elbo']:.1f}")
 
     def keep_until(self, step):

@@ -53,8 +53,7 @@ def make_train_step(model, optimizer, strategy=None):
         optimizer.apply_gradients(zip(grads, model.model_variables, strict=True))
         return loss
 
-    size = model.config.scene_size
-    spec = tf.TensorSpec([None, size, size, 1], tf.float32)
+    spec = tf.TensorSpec([None, *model.config.scene_shape], tf.float32)
     if strategy is None or strategy.num_replicas_in_sync == 1:
         return tf.function(replica_step, input_signature=[spec])
     replicas = strategy.num_replicas_in_sync

@@ -33,11 +33,18 @@ def box_samplers(z_where, patch_size, height, width, offset=0.0):
 
 
 def extract_patches(images, rows, cols):
-    """Patches ``[b, k, A, A]`` of images ``[b, H, W]`` through tents from ``box_samplers``."""
+    """Patches ``[b, k, A, A, C]`` of images ``[b, H, W, C]`` through tents from
+    ``box_samplers``. The channels ride along with the columns in the first product and
+    with the patch rows in the second (for C = 1 both are the grey products unchanged)."""
     b, k, a, height = tf.unstack(tf.shape(rows))
-    sampled_rows = tf.matmul(tf.reshape(rows, [b, k * a, height]), images)    # [b, k*A, W]
-    sampled_rows = tf.reshape(sampled_rows, [b, k, a, tf.shape(images)[2]])
-    return tf.matmul(sampled_rows, cols, transpose_b=True)                     # [b, k, A, A]
+    width, channels = images.shape[2], images.shape[3]
+    flat = tf.reshape(images, [b, height, width * channels])
+    sampled_rows = tf.matmul(tf.reshape(rows, [b, k * a, height]), flat)      # [b, k*A, W*C]
+    sampled_rows = tf.reshape(sampled_rows, [b, k, a, width, channels])
+    sampled_rows = tf.reshape(tf.transpose(sampled_rows, [0, 1, 4, 2, 3]),
+                              [b, k, channels * a, width])                     # [b, k, C*A, W]
+    patches = tf.matmul(sampled_rows, cols, transpose_b=True)                  # [b, k, C*A, A]
+    return tf.transpose(tf.reshape(patches, [b, k, channels, a, a]), [0, 1, 3, 4, 2])
 
 
 def object_indicators(rows, cols):
@@ -48,7 +55,8 @@ def object_indicators(rows, cols):
 
 
 def transform(images, z_where, patch_size):
-    """Bilinear patches ``[b, k, A, A]`` and object indicators ``[b, k, H, W]``."""
+    """Bilinear patches ``[b, k, A, A, C]`` of images ``[b, H, W, C]`` and object
+    indicators ``[b, k, H, W]``."""
     height, width = images.shape[1], images.shape[2]
     rows, cols = box_samplers(z_where, patch_size, height, width)
     return extract_patches(images, rows, cols), object_indicators(rows, cols)

@@ -33,12 +33,27 @@ def test_factorised_sampler_equals_gather_and_scatter_bilinear():
     where = np.array([[[0.5, 0.6, 10.3, 20.7], [0.9, 1.1, 30.2, 35.9], [0.3, 0.3, -5.0, 60.0]],
                       [[0.7, 0.7, 0.0, 0.0], [0.45, 0.5, 44.9, 3.3], [0.8, 0.7, 12.5, 12.5]]],
                      np.float32)
-    patches, scores = transform(images, where, A)
+    patches, scores = transform(images[..., None], where, A)
     for b in range(2):
         for k in range(3):
             want_patch, want_score = gather_bilinear(images[b], where[b, k])
-            np.testing.assert_allclose(patches[b, k].numpy(), want_patch, atol=1e-4)
+            np.testing.assert_allclose(patches[b, k, ..., 0].numpy(), want_patch, atol=1e-4)
             # float32 rounding of the 1.0001 clip margin, summed over 784 clipped samples
+            np.testing.assert_allclose(scores[b, k].numpy(), want_score, atol=1e-3)
+
+
+def test_colour_and_non_square_scenes_sample_each_channel_like_a_grey_scene():
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 1, (2, 40, 60, 3)).astype(np.float32)
+    where = np.array([[[0.5, 0.6, 10.3, 20.7], [0.9, 0.8, 45.2, 5.9]],
+                      [[0.7, 0.7, 0.0, 0.0], [0.45, 0.5, 30.9, 30.3]]], np.float32)
+    patches, scores = transform(images, where, A)
+    assert patches.shape == (2, 2, A, A, 3) and scores.shape == (2, 2, 40, 60)
+    for b in range(2):
+        for k in range(2):
+            for ch in range(3):
+                want_patch, want_score = gather_bilinear(images[b, ..., ch], where[b, k])
+                np.testing.assert_allclose(patches[b, k, ..., ch].numpy(), want_patch, atol=1e-4)
             np.testing.assert_allclose(scores[b, k].numpy(), want_score, atol=1e-3)
 
 
@@ -47,7 +62,7 @@ def test_extracting_a_linear_ramp_is_exact():
     rows, cols = np.mgrid[0:50, 0:50]
     image = (0.01 * rows + 0.02 * cols).astype(np.float32)[None]
     where = np.array([[[0.6, 0.5, 12.0, 7.5]]], np.float32)
-    patch = transform(image, where, A)[0].numpy()[0, 0]
+    patch = transform(image[..., None], where, A)[0].numpy()[0, 0, ..., 0]
     grid = np.linspace(0, A, A)
     want = 0.01 * (0.5 * grid[:, None] + 7.5) + 0.02 * (0.6 * grid[None, :] + 12.0)
     np.testing.assert_allclose(patch, want, atol=1e-5)
@@ -57,13 +72,13 @@ def test_extracting_a_square_returns_it_resized():
     image = np.zeros([1, 50, 50], np.float32)
     image[0, 10:31, 15:36] = 1.0  # a 21x21 square
     where = np.array([[[20 / 28, 20 / 28, 15.0, 10.0]]], np.float32)  # its box, corner to corner
-    patch = transform(image, where, A)[0].numpy()[0, 0]
+    patch = transform(image[..., None], where, A)[0].numpy()[0, 0, ..., 0]
     assert patch.min() > 0.99  # the whole patch is the square
 
 
 def test_the_indicator_of_an_inside_box_sums_to_its_area():
     where = np.array([[[0.5, 0.75, 10.0, 5.0], [0.9, 0.9, 20.0, 20.0]]], np.float32)
-    _, scores = transform(np.zeros([1, 50, 50], np.float32), where, A)
+    _, scores = transform(np.zeros([1, 50, 50, 1], np.float32), where, A)
     for k in range(2):
         sx, sy = where[0, k, :2]
         width, height = A * sx, A * sy
@@ -75,7 +90,7 @@ def test_the_indicator_of_an_inside_box_sums_to_its_area():
 def test_masks_partition_the_scene():
     where = np.array([[[0.5, 0.5, 5.0, 5.0], [0.6, 0.6, 12.0, 14.0], [0.4, 0.5, 30.0, 28.0]]],
                      np.float32)
-    _, indicators = transform(np.zeros([1, 50, 50], np.float32), where, A)
+    _, indicators = transform(np.zeros([1, 50, 50, 1], np.float32), where, A)
     visibility, bg, overlap = cut_and_paste(where, indicators, A)
     bg, indicators = bg.numpy()[0], indicators.numpy()[0]
     for n in range(4):
@@ -89,7 +104,7 @@ def test_masks_partition_the_scene():
 def test_an_object_behind_an_earlier_one_is_invisible():
     where = np.array([[[0.9, 0.9, 10.0, 10.0], [0.4, 0.4, 18.0, 18.0], [0.3, 0.3, 40.0, 2.0]]],
                      np.float32)
-    _, indicators = transform(np.zeros([1, 50, 50], np.float32), where, A)
+    _, indicators = transform(np.zeros([1, 50, 50, 1], np.float32), where, A)
     visibility, _, overlap = cut_and_paste(where, indicators, A)
     assert visibility.numpy()[0, 1].max() < 1e-5
     assert overlap.numpy()[0, 1] == pytest.approx(1.0, abs=1e-5)
@@ -98,7 +113,7 @@ def test_an_object_behind_an_earlier_one_is_invisible():
 
 def test_outside_the_scene_counts_as_unobserved():
     where = np.array([[[0.5, 0.5, 40.0, 10.0]]], np.float32)  # 14 px wide from x=40: 4 px out
-    _, indicators = transform(np.zeros([1, 50, 50], np.float32), where, A)
+    _, indicators = transform(np.zeros([1, 50, 50, 1], np.float32), where, A)
     visibility, _, overlap = cut_and_paste(where, indicators, A)
     # By hand: the patch's columns sample x = 40 + 0.5 u, u = linspace(0, 28, 28), on the
     # scene padded by one zero pixel (coordinates + 1, clipped to 50.9999): bilinear
