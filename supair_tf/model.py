@@ -13,6 +13,7 @@ from rat_spn import RatSpn, RegionGraph
 from supair_tf.elbo import count_log_prior, enumerated_elbo
 from supair_tf.inference import InferenceNet
 from supair_tf.masks import cut_and_paste
+from supair_tf.paste import paste_objects
 from supair_tf.transformer import transform
 
 tfd = tfp.distributions
@@ -205,6 +206,48 @@ class Supair(tf.Module):
         """Counts ``[b]``, z_pres ``[b, k]``, mean z_where ``[b, k, 4]``, boxes ``[b, k, 4]``
         (k = steps) for images ``[b, H, W, C]``."""
         return self._detect(tf.convert_to_tensor(images, tf.float32))
+
+    # ---- generation -------------------------------------------------------------------
+    def sample_scenes(self, n, seed=None):
+        """``n`` scenes drawn from the learned generative model (paper section 3).
+
+        The count N from p(N) (section 3.1's truncated geometric prior, renormalised over
+        0..N_max). The paper's prior over z_where is uniform "with suitable bounds"
+        (section 3.1) and enters the ELBO only as a constant, so no bounds are stored; we
+        take the ranges the inference net can output: width ``sx * A`` with sx in
+        [min_obj_scale, max_obj_scale], height ``sx * aspect * A`` with aspect in
+        [min_aspect, max_aspect], top-left corner in [0, 0.9 W] x [0, 0.9 H]. Each
+        object is an ancestral sample of the object SPN, resized to its box and pasted back
+        to front (step 0 in front) onto an ancestral sample of the background SPN (without
+        a background model: Normal(0, 0.35) per pixel); pixels are clipped to [0, 1].
+
+        Returns a dict of numpy arrays: ``images [n, H, W, C]``, ``counts [n]`` and
+        ``boxes [n, steps, 4]`` (y0, x0, y1, x1 in pixels, zero after the count).
+        """
+        c = self.config
+        height, width, channels = c.scene_shape
+        rng = np.random.default_rng(seed)
+        prior = np.exp(self.count_prior.numpy().astype(np.float64))
+        counts = rng.choice(c.steps + 1, size=n, p=prior / prior.sum())
+        sx = rng.uniform(c.min_obj_scale, c.max_obj_scale, [n, c.steps])
+        sy = sx * rng.uniform(c.min_aspect, c.max_aspect, [n, c.steps])
+        x = rng.uniform(0.0, 0.9 * width, [n, c.steps])
+        y = rng.uniform(0.0, 0.9 * height, [n, c.steps])
+        z_where = np.stack([sx, sy, x, y], -1).astype(np.float32)
+        spn_seed = int(rng.integers(2 ** 31))
+        objects = self.object_spn.sample(n * c.steps, seed=spn_seed).reshape(
+            n, c.steps, c.patch_size, c.patch_size, channels)
+        if self.background_spn is None:
+            scenes = rng.normal(0.0, FIXED_BG_STD, [n, height, width, channels])
+        else:
+            scenes = self.background_spn.sample(n, seed=spn_seed + 1).reshape(
+                n, height, width, channels)
+        scenes = np.clip(scenes, 0.0, 1.0).astype(np.float32)
+        paste_objects(scenes, objects, z_where, counts, c.patch_size)
+        boxes = boxes_from_where(z_where, c.patch_size).numpy()
+        boxes[np.arange(c.steps)[None] >= counts[:, None]] = 0.0
+        return {'images': np.clip(scenes, 0.0, 1.0), 'counts': counts.astype(np.int32),
+                'boxes': boxes}
 
     # ---- learning ---------------------------------------------------------------------
     def loss_and_gradients_graph(self, images, noise, replicas=1):

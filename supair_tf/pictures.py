@@ -5,6 +5,7 @@ from PIL import Image
 
 from datasets.drawing import draw_scenes
 from supair_tf.model import boxes_from_where
+from supair_tf.paste import paste_objects
 
 
 def reconstruct_scenes(model, images, terms=None):
@@ -12,8 +13,9 @@ def reconstruct_scenes(model, images, terms=None):
 
     The background SPN fills the pixels the detected objects cover (its MPE state,
     observed pixels kept); each object's SPN reconstruction, resized to its box, is
-    pasted back to front. Returns ``[n, H, W, C]`` in [0, 1]. ``terms``: the images'
-    ``model.scene_terms(images, sample=False)``, if already computed.
+    pasted back to front (cut off at the scene's edge). Returns ``[n, H, W, C]`` in
+    [0, 1]. ``terms``: the images' ``model.scene_terms(images, sample=False)``, if
+    already computed.
     """
     c = model.config
     height, width, channels = c.scene_shape
@@ -34,24 +36,6 @@ def reconstruct_scenes(model, images, terms=None):
     out = np.clip(background, 0, 1).reshape(-1, height, width, channels)
     paste_objects(out, objects, terms.z_where.numpy(), count, c.patch_size)
     return np.clip(out, 0, 1)
-
-
-def paste_objects(scenes, objects, z_where, count, patch_size):
-    """Pastes ``objects [n, k, A, A, C]``, each resized to its box, back to front (step 0
-    in front) onto ``scenes [n, H, W, C]`` in place; a box leaving the scene is left out."""
-    height, width = scenes.shape[1:3]
-    for b in range(len(scenes)):
-        for i in reversed(range(count[b])):
-            sx, sy, x, y = z_where[b, i]
-            col, row = int(np.floor(x)), int(np.floor(y))
-            w, h = int(sx * patch_size), int(sy * patch_size)
-            if w <= 0 or h <= 0 or row < 0 or col < 0 or row + h > height or col + w > width:
-                continue
-            for ch in range(scenes.shape[3]):
-                patch = Image.fromarray(np.clip(objects[b, i, ..., ch], 0, 1).astype(np.float32),
-                                        mode='F')
-                scenes[b, row:row + h, col:col + w, ch] = np.asarray(
-                    patch.resize((w, h), Image.BILINEAR))
 
 
 def inference_sheet(model, images, columns=8):
@@ -78,3 +62,10 @@ def reconstruction_sheet(model, images, columns=8):
         sheet.paste(row, (0, top))
         top += row.height
     return sheet
+
+
+def sample_sheet(model, n=16, seed=0, columns=8):
+    """Scenes sampled from the learned model (``Supair.sample_scenes``) with their boxes."""
+    samples = model.sample_scenes(n, seed=seed)
+    present = np.arange(model.config.steps)[None] < samples['counts'][:, None]
+    return draw_scenes(samples['images'], samples['boxes'], present, columns=columns)

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from supair_tf.evaluation import evaluate
-from supair_tf.pictures import inference_sheet, reconstruction_sheet
+from supair_tf.pictures import inference_sheet, reconstruction_sheet, sample_sheet
 from supair_tf.runlog import RunLog
 
 
@@ -28,6 +28,7 @@ class CheckpointError(Exception):
 
 
 TRAIN_ELBO_WINDOW = 20  # train_elbo in metrics.csv: mean over this many last batches
+LEGACY_ADAM_KEY = 'model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'  # see restore
 
 
 def make_optimizer(model):
@@ -127,7 +128,7 @@ class Trainer:
         damaged newer one is skipped with a line saying so); returns its step."""
         for path in reversed(self.source.checkpoints):
             try:
-                self.required.restore(path).assert_existing_objects_matched()
+                self._restore_required(path)
                 self.saved_elbos.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
                 # The window alone (not the model again); absent before session 3.
                 tf.train.Checkpoint(recent_train_elbos=self.saved_elbos).restore(
@@ -142,6 +143,20 @@ class Trainer:
             raise CheckpointError(f'no readable checkpoint in {self.source.directory}; '
                                   'move the folder away to start afresh')
         return int(self.step.numpy())
+
+    def _restore_required(self, path):
+        """Reads the model, Adam and the training seconds from ``path``. Checkpoints written
+        before the trainer owned Adam (commit 86e8901 and older) kept it under the model
+        (``model/optimizer``, with the same iterations) and are read through that layout."""
+        target = self.required
+        if tf.train.load_checkpoint(path).has_tensor(LEGACY_ADAM_KEY):
+            legacy = tf.Module()
+            for name in ('inference', 'object_spn', 'background_spn'):
+                if getattr(self.model, name) is not None:
+                    setattr(legacy, name, getattr(self.model, name))
+            legacy.optimizer = self.optimizer
+            target = tf.train.Checkpoint(model=legacy, train_seconds=self.train_seconds)
+        target.restore(path).assert_existing_objects_matched()
 
     def batch_indices(self, epoch):
         """The epoch's data order, a function of (seed, epoch) only."""
@@ -271,9 +286,11 @@ class Trainer:
         return result
 
     def save_pictures(self, tag):
-        """Boxes and reconstructions of the first 16 test scenes, as PNGs."""
+        """Boxes and reconstructions of the first 16 test scenes and 16 scenes sampled from
+        the model, as PNGs."""
         folder = os.path.join(self.run_dir, 'pictures')
         os.makedirs(folder, exist_ok=True)
         scenes = self.test.images[:16]
         inference_sheet(self.model, scenes).save(os.path.join(folder, f'boxes_{tag}.png'))
         reconstruction_sheet(self.model, scenes).save(os.path.join(folder, f'recon_{tag}.png'))
+        sample_sheet(self.model, seed=self.seed).save(os.path.join(folder, f'samples_{tag}.png'))

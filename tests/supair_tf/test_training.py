@@ -67,6 +67,29 @@ def test_a_checkpoint_without_the_train_elbo_window_still_resumes(scenes, tmp_pa
     assert resumed.restore() == 3 and not resumed.recent_elbos
 
 
+def test_a_checkpoint_from_when_the_model_held_adam_resumes_exactly(scenes, tmp_path):
+    """Up to commit 86e8901 the model owned Adam (model/optimizer/...) beside a step variable
+    of the trainer's own; such checkpoints restore every variable and Adam's state."""
+    import tensorflow as tf
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.train_step(scenes.images[:4])
+    trainer.train_step(scenes.images[4:8])
+    old_model = tf.Module()
+    for name in ('inference', 'object_spn', 'background_spn'):
+        setattr(old_model, name, getattr(trainer.model, name))
+    old_model.optimizer = trainer.optimizer
+    old = tf.train.Checkpoint(model=old_model, step=tf.Variable(2, dtype=tf.int64),
+                              train_seconds=trainer.train_seconds)
+    tf.train.CheckpointManager(old, str(tmp_path / 'checkpoints'), 3).save(checkpoint_number=2)
+    resumed = make_trainer(scenes, tmp_path)
+    assert resumed.restore() == 2
+    for mine, theirs in zip(resumed.optimizer.variables + resumed.model.model_variables,
+                            trainer.optimizer.variables + trainer.model.model_variables,
+                            strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert np.any(resumed.optimizer.variables[2].numpy() != 0)  # Adam's moments, not zeros
+
+
 def test_a_non_finite_elbo_stops_training_naming_the_step(scenes, tmp_path):
     trainer = make_trainer(scenes, tmp_path)
     trainer.fit(1)                                  # checkpoint at step 2
