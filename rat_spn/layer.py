@@ -289,8 +289,9 @@ class RatSpn(keras.layers.Layer):
         m = np.clip(marginalized.numpy(), 0.0, 1.0)
         return (1.0 - m) * x.numpy() + m * y
 
-    def sample(self, n, seed=None):
-        """``n`` ancestral samples ``[n, num_items]`` of the first class's distribution."""
+    def sample(self, n, seed=None, leaf_means=False):
+        """``n`` ancestral samples ``[n, num_items]`` of the first class's distribution; with
+        ``leaf_means`` the sum nodes are sampled and the chosen Gaussians emit their means."""
         rng = np.random.default_rng(seed)
         probs = [np.exp(self.log_weights(k).numpy()) for k in range(len(self.levels))]
 
@@ -300,7 +301,7 @@ class RatSpn(keras.layers.Layer):
             u = rng.random(len(batch))[:, None] * cdf[:, -1:]
             return np.minimum((cdf < u).sum(axis=1), p.shape[1] - 1)
 
-        return self._descend(choose, n, True, rng)
+        return self._descend(choose, n, not leaf_means, rng)
 
     def _descend(self, choose, batch_size, sample, rng):
         """Walks from the root to the leaves; ``choose`` picks a product per sum node.

@@ -18,6 +18,7 @@ from supair_tf.config import NPZ_DEFAULT, PRESETS, SupairConfig
 from supair_tf.export import export_saved_model
 from supair_tf.flags import FLAGS, OVERRIDES
 from supair_tf.model import Supair
+from supair_tf.pictures import sample_sheet
 from supair_tf.runtime import configure
 from supair_tf.training import CheckpointError, Trainer
 
@@ -204,6 +205,15 @@ def run():
     else:
         if not trainer.restore():
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
+        if FLAGS.mode == 'sample':
+            folder = os.path.join(run_dir, 'pictures')
+            os.makedirs(folder, exist_ok=True)
+            for name, means in (('samples', False), ('samples_leaf_means', True)):
+                sample_sheet(model, n=32, seed=FLAGS.seed, leaf_means=means).save(
+                    os.path.join(folder, f'{name}.png'))
+            print(f'32 scenes sampled from step {int(trainer.step.numpy())}: '
+                  f'{folder}/samples.png (leaf means: samples_leaf_means.png)')
+            return
         result = trainer.evaluate_now()
     print_result(result)
     if FLAGS.mode in ('train', 'export'):

@@ -14,8 +14,9 @@ flags.DEFINE_integer('steps', None, 'N_max: objects the model can find per scene
                      lower_bound=1)
 flags.DEFINE_integer('patch_size', None, 'A: side of the object SPN\'s patch (paper: 28)',
                      lower_bound=4)
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export'],
-                  'train (then export), evaluate the latest checkpoint, or only export it')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export', 'sample'],
+                  'train (then export), evaluate the latest checkpoint, only export it, or '
+                  'draw scenes sampled from it (RUN_DIR/pictures/samples.png)')
 flags.DEFINE_integer('epochs', None, 'epochs to train (preset: 20)', lower_bound=0)
 flags.DEFINE_integer('batch_size', None, 'scenes per batch (preset: 256)', lower_bound=1)
 flags.DEFINE_float('learning_rate', None, 'Adam learning rate (preset: 1e-3)', lower_bound=0)

@@ -208,7 +208,7 @@ class Supair(tf.Module):
         return self._detect(tf.convert_to_tensor(images, tf.float32))
 
     # ---- generation -------------------------------------------------------------------
-    def sample_scenes(self, n, seed=None):
+    def sample_scenes(self, n, seed=None, leaf_means=False):
         """``n`` scenes drawn from the learned generative model (paper section 3).
 
         The count N from p(N) (section 3.1's truncated geometric prior, renormalised over
@@ -220,6 +220,8 @@ class Supair(tf.Module):
         object is an ancestral sample of the object SPN, resized to its box and pasted back
         to front (step 0 in front) onto an ancestral sample of the background SPN (without
         a background model: Normal(0, 0.35) per pixel); pixels are clipped to [0, 1].
+        ``leaf_means``: the SPNs' sum nodes are sampled but their chosen Gaussians emit
+        their means (no pixel noise: the shapes the model has learned, easier to look at).
 
         Returns a dict of numpy arrays: ``images [n, H, W, C]``, ``counts [n]`` and
         ``boxes [n, steps, 4]`` (y0, x0, y1, x1 in pixels, zero after the count).
@@ -235,12 +237,13 @@ class Supair(tf.Module):
         y = rng.uniform(0.0, 0.9 * height, [n, c.steps])
         z_where = np.stack([sx, sy, x, y], -1).astype(np.float32)
         spn_seed = int(rng.integers(2 ** 31))
-        objects = self.object_spn.sample(n * c.steps, seed=spn_seed).reshape(
+        objects = self.object_spn.sample(n * c.steps, spn_seed, leaf_means).reshape(
             n, c.steps, c.patch_size, c.patch_size, channels)
         if self.background_spn is None:
-            scenes = rng.normal(0.0, FIXED_BG_STD, [n, height, width, channels])
+            scenes = rng.normal(0.0, 0.0 if leaf_means else FIXED_BG_STD,
+                                [n, height, width, channels])
         else:
-            scenes = self.background_spn.sample(n, seed=spn_seed + 1).reshape(
+            scenes = self.background_spn.sample(n, spn_seed + 1, leaf_means).reshape(
                 n, height, width, channels)
         scenes = np.clip(scenes, 0.0, 1.0).astype(np.float32)
         paste_objects(scenes, objects, z_where, counts, c.patch_size)

@@ -64,8 +64,8 @@ def reconstruction_sheet(model, images, columns=8):
     return sheet
 
 
-def sample_sheet(model, n=16, seed=0, columns=8):
+def sample_sheet(model, n=16, seed=0, columns=8, leaf_means=False):
     """Scenes sampled from the learned model (``Supair.sample_scenes``) with their boxes."""
-    samples = model.sample_scenes(n, seed=seed)
+    samples = model.sample_scenes(n, seed=seed, leaf_means=leaf_means)
     present = np.arange(model.config.steps)[None] < samples['counts'][:, None]
     return draw_scenes(samples['images'], samples['boxes'], present, columns=columns)

@@ -156,7 +156,8 @@ class Trainer:
                     setattr(legacy, name, getattr(self.model, name))
             legacy.optimizer = self.optimizer
             target = tf.train.Checkpoint(model=legacy, train_seconds=self.train_seconds)
-        target.restore(path).assert_existing_objects_matched()
+        # expect_partial: the older layout's own step variable (equal to Adam's) is not read.
+        target.restore(path).assert_existing_objects_matched().expect_partial()
 
     def batch_indices(self, epoch):
         """The epoch's data order, a function of (seed, epoch) only."""
