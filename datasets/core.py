@@ -70,7 +70,8 @@ def _build(name, rng, mnist_paths, shape):
     return [(background(images, rng), counts, boxes) for images, counts, boxes in (train, test)]
 
 
-def _cache_name(name, seed, mnist_paths, shape):
+def _cache_name(name, seed, mnist_paths, shape=None):
+    shape = shape or {'canvas': scenes.CANVAS, 'max_objects': scenes.MAX_OBJECTS}
     key = f'{name}_v{BUILDER_VERSION}_seed{seed}_canvas{shape["canvas"]}'
     key += f'_max{shape["max_objects"]}_n{{}}-{{}}'.format(*_sizes(name))
     if mnist_paths:  # the digits drawn depend on the pool the MNIST files hold

@@ -149,25 +149,27 @@ def make_strategy():
 def run():
     """Configures from the flags, then trains, evaluates or exports."""
     configure(FLAGS.threads, FLAGS.deterministic)
-    if not FLAGS.dataset.startswith(NPZ_PREFIX):  # bad flags fail before any data is built
-        size = FLAGS.scene_size or CANVAS
-        config_from_flags((size, size, 3 if FLAGS.dataset == 'sprites_rgb' else 1))
-    train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
-                               seed=FLAGS.data_seed, download=FLAGS.download,
-                               max_objects=FLAGS.max_objects, scene_size=FLAGS.scene_size)
-    config = config_from_flags(train.images.shape[1:])
+    # Flags and folders are checked before any data is built; an .npz brings its scene shape
+    # with it and is checked again below, once read.
+    size = FLAGS.scene_size or CANVAS
+    config = config_from_flags((size, size, 3 if FLAGS.dataset == 'sprites_rgb' else 1))
     run_dir = FLAGS.run_dir or default_run_dir(config)
+    check_writable(run_dir, 'run_dir')
+    export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
+    if FLAGS.mode in ('train', 'export'):
+        check_writable(export_dir, 'export_dir')
     task = None
     if FLAGS.strategy == 'multi_worker':
         if FLAGS.mode != 'train':
             raise UsageError('--strategy=multi_worker is for training; evaluate or export '
                              'with the default strategy')
         task = read_tf_config(os.environ.get('TF_CONFIG', ''))
+    train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
+                               seed=FLAGS.data_seed, download=FLAGS.download,
+                               max_objects=FLAGS.max_objects, scene_size=FLAGS.scene_size)
+    config = config_from_flags(train.images.shape[1:])
     chief = task is None or task.is_chief
     prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train' and chief)
-    export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
-    if FLAGS.mode in ('train', 'export'):
-        check_writable(export_dir, 'export_dir')
     if config.batch_size > len(train):
         raise UsageError(f'--batch_size={config.batch_size} exceeds the {len(train)} training '
                          'scenes')

@@ -3,9 +3,12 @@
 from absl import flags
 
 from datasets import DATASETS
+from datasets.core import NPZ_PREFIX
 
 flags.DEFINE_string('dataset', 'sprites', f'data set: {", ".join(DATASETS)}, or npz:PATH for '
                     'your own scenes (images [N, H, W, C], optional counts and boxes; README)')
+flags.register_validator('dataset', lambda name: name in DATASETS or name.startswith(NPZ_PREFIX),
+                         f'must be one of {", ".join(DATASETS)}, or {NPZ_PREFIX}PATH')
 flags.DEFINE_integer('max_objects', None, 'built-in data sets: up to this many objects per '
                      'scene (paper: 2)', lower_bound=1)
 flags.DEFINE_integer('scene_size', None, 'built-in data sets: scenes of this many pixels '

@@ -184,6 +184,11 @@ for serve in (model.detect, model.elbo):
     (['--strategy=mirrored', '--cpu_replicas=2', '--batch_size=15'],
      '--batch_size=15 does not split over 2 replicas'),
     (['--export_dir=/proc/no_such_export'], 'cannot write to --export_dir=/proc/no_such_export'),
+    (['--dataset=npz:/nonexistent/scenes.npz'], 'no file /nonexistent/scenes.npz'),
+    (['--dataset=npz:/nonexistent/scenes.npz', '--max_objects=3'],
+     'max_objects and scene_size are for the built-in data sets'),
+    (['--dataset=sprites_rgb', '--structure=poon_domingos'],
+     'the Poon-Domingos structure cuts grey images'),
 ])
 def test_bad_input_stops_with_one_line(args, message, tmp_path):
     result = run_py(f'--data_dir={tmp_path}', f'--run_dir={tmp_path / "run"}', *args,
@@ -333,3 +338,36 @@ def test_a_broken_settings_file_beside_a_checkpoint_stops_with_one_line(trained_
                     '--steps_per_epoch=10', '--evals_per_epoch=2', '--epochs=2', check=False)
     assert result.returncode != 0 and 'Traceback' not in result.stderr
     assert 'settings.json is unreadable' in result.stderr
+
+
+def test_a_small_colour_run_of_another_size_and_n_max_trains_exports_and_serves(tmp_path):
+    from datasets import scenes
+    images, counts, boxes = scenes.sprites(48, np.random.default_rng(0), canvas=32,
+                                           colour=True)
+    path = tmp_path / 'colour.npz'
+    np.savez(path, images=(images[:, :24] * 255).astype(np.uint8), counts=counts, boxes=boxes)
+    run_dir = tmp_path / 'run'
+    result = run_py(f'--dataset=npz:{path}', f'--run_dir={run_dir}', '--steps=2',
+                    '--patch_size=8', '--lstm_units=16', '--batch_size=8', '--epochs=1',
+                    '--steps_per_epoch=2', '--evals_per_epoch=1')
+    assert 'counts (rows: true 0-2, columns: found 0-2)' in result.stdout
+    assert glob.glob(str(run_dir / 'pictures' / 'samples_step*.png'))
+    scenes_file = tmp_path / 'scenes.npy'
+    np.save(scenes_file, images[:5, :24])
+    served = json.loads(python(f"""
+import json, numpy as np, tensorflow as tf
+model = tf.saved_model.load({str(run_dir / 'saved_model')!r})
+images = np.load({str(scenes_file)!r})
+out = model.detect(images)
+try:
+    model.detect(images[..., :1])
+    refused = ''
+except tf.errors.InvalidArgumentError as e:
+    refused = e.message
+print(json.dumps({{'boxes': list(out['boxes'].shape), 'count': out['count'].numpy().tolist(),
+                  'present': (out['z_pres'].numpy() >= 0.5).sum(1).tolist(),
+                  'elbo': model.elbo(images).numpy().tolist(), 'refused': refused}}))
+"""))
+    assert served['boxes'] == [5, 2, 4] and served['count'] == served['present']
+    assert len(served['elbo']) == 5 and np.all(np.isfinite(served['elbo']))
+    assert 'images must have the shape [n, 24, 32, 3]' in served['refused']
