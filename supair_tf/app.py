@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -269,9 +270,21 @@ def print_result(result):
           f"columns: {found}):\n{confusion}")
 
 
+def stop_like_ctrl_c():
+    """SIGTERM (a scheduler's or ``kill``'s stop) and SIGINT, even in a background job that
+    was started ignoring it, end a run as Ctrl-C does: the trainer saves a checkpoint of
+    the step it reached, so nothing is lost."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
 def main(argv):
     """run.py's entry point: every expected failure ends in one line."""
     logging.set_verbosity(logging.WARNING)
+    stop_like_ctrl_c()
     if len(argv) > 1:
         sys.exit(f'error: unexpected arguments {" ".join(argv[1:])}; flags look like --name=value')
     try:
