@@ -164,6 +164,9 @@ def run():
         if FLAGS.mode != 'train':
             raise UsageError('--strategy=multi_worker is for training; evaluate or export '
                              'with the default strategy')
+        if FLAGS.stop_gain:
+            raise UsageError('--stop_gain reads the chief\'s evaluations; with several workers '
+                             'train a fixed number of --epochs')
         task = read_tf_config(os.environ.get('TF_CONFIG', ''))
     train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
                                seed=FLAGS.data_seed, download=FLAGS.download,
@@ -198,6 +201,7 @@ def run():
     trainer = Trainer(model, train, test, run_dir, seed=FLAGS.seed,
                       steps_per_epoch=FLAGS.steps_per_epoch, strategy=strategy,
                       evals_per_epoch=FLAGS.evals_per_epoch,
+                      stop_gain=FLAGS.stop_gain, stop_epochs=FLAGS.stop_epochs,
                       checkpoint_seconds=FLAGS.checkpoint_seconds, verbose=int(chief),
                       chief=chief)
     if task:

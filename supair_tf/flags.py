@@ -51,6 +51,11 @@ flags.DEFINE_integer('test_scenes', None, 'evaluate on the first N test scenes o
                      '(default: all)', lower_bound=1)
 flags.DEFINE_boolean('download', True, 'download MNIST when its files are missing')
 flags.DEFINE_integer('evals_per_epoch', 4, 'test evaluations per epoch', lower_bound=1)
+flags.DEFINE_float('stop_gain', 0.0, 'train until the test ELBO gains less than this share '
+                   '(0.005: 0.5%) over --stop_epochs epochs, or --epochs; 0: all epochs',
+                   lower_bound=0.0)
+flags.DEFINE_integer('stop_epochs', 5, 'epochs over which --stop_gain is measured',
+                     lower_bound=1)
 flags.DEFINE_integer('checkpoint_seconds', 180, 'save a checkpoint at least this often',
                      lower_bound=1)
 flags.DEFINE_boolean('jit_compile', True, 'compile the ELBO and its gradients with XLA '

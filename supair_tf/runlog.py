@@ -54,6 +54,14 @@ class RunLog:
         self.say(f"step {row['step']} ({row['train_seconds']:.0f} s training): {counted}"
                  f"test ELBO {row['elbo']:.1f}")
 
+    def epoch_end_elbos(self, steps_per_epoch):
+        """``{epoch: test ELBO}`` of the rows logged at the end of an epoch."""
+        if not os.path.exists(self.path):
+            return {}
+        with open(self.path, newline='') as f:
+            return {int(r['step']) // steps_per_epoch: float(r['elbo'])
+                    for r in csv.DictReader(f) if int(r['step']) % steps_per_epoch == 0}
+
     def keep_until(self, step):
         """Drops the rows logged after ``step`` (a resumed run starts again from its
         checkpoint); returns the steps of the rows kept."""

@@ -87,7 +87,8 @@ class Trainer:
     """
 
     def __init__(self, model, train, test, run_dir, seed=0, steps_per_epoch=None, strategy=None,
-                 evals_per_epoch=4, checkpoint_seconds=180, verbose=1, chief=True):
+                 evals_per_epoch=4, checkpoint_seconds=180, verbose=1, chief=True,
+                 stop_gain=0.0, stop_epochs=5):
         self.model, self.train, self.test, self.chief = model, train, test, chief
         with (strategy or tf.distribute.get_strategy()).scope():
             self.optimizer = make_optimizer(model)
@@ -104,6 +105,9 @@ class Trainer:
         self.eval_steps = {round(self.steps_per_epoch * j / evals_per_epoch)
                            for j in range(1, evals_per_epoch)} - {0, self.steps_per_epoch}
         self.checkpoint_seconds = checkpoint_seconds
+        # Training to convergence: stop once the test ELBO gained less than this share over
+        # the last ``stop_epochs`` epochs (0: train all epochs).
+        self.stop_gain, self.stop_epochs = stop_gain, stop_epochs
         # The last training ELBOs of the current epoch (train_elbo), kept in the checkpoint
         # so that a resumed run averages the same batches as an uninterrupted one.
         self.recent_elbos = collections.deque(maxlen=TRAIN_ELBO_WINDOW)
@@ -190,7 +194,7 @@ class Trainer:
             compiled()
         result = None
         try:
-            while int(self.step.numpy()) < total:
+            while int(self.step.numpy()) < total and not self.converged():
                 epoch = int(self.step.numpy()) // self.steps_per_epoch
                 self._run_epoch(epoch)
                 self.save()
@@ -209,6 +213,24 @@ class Trainer:
                      f'({100 * (wall - trained) / max(wall, 1e-9):.0f}%) compilation, '
                      'evaluation, pictures and checkpoints')
         return result
+
+    def converged(self):
+        """True once the test ELBO at the end of this epoch gained less than ``stop_gain``
+        of its size over the last ``stop_epochs`` epochs (said in one line)."""
+        step = int(self.step.numpy())
+        if not self.stop_gain or step % self.steps_per_epoch:
+            return False
+        epoch, elbos = step // self.steps_per_epoch, self.log.epoch_end_elbos(self.steps_per_epoch)
+        before = elbos.get(epoch - self.stop_epochs)
+        if before is None or epoch not in elbos:
+            return False
+        gain = (elbos[epoch] - before) / abs(before)
+        if gain >= self.stop_gain:
+            return False
+        self.log.say(f'converged: the test ELBO gained {100 * gain:.2f}% over epochs '
+                     f'{epoch - self.stop_epochs}-{epoch} (less than {100 * self.stop_gain:g}%); '
+                     f'stopping at epoch {epoch}')
+        return True
 
     def compile_step(self):
         """Traces and compiles the training step on a real batch without learning from it

@@ -98,3 +98,19 @@ def test_a_non_finite_elbo_stops_training_naming_the_step(scenes, tmp_path):
     with pytest.raises(FloatingPointError, match='the ELBO became nan at step 3'):
         trainer._run_epoch(1)                       # fit() would restore the checkpoint
     assert trainer.manager.latest_checkpoint.endswith('ckpt-2')
+
+
+def test_training_stops_once_the_test_elbo_gains_less_than_asked(scenes, tmp_path, capsys):
+    model = Supair(PRESETS['sprites'].replace(batch_size=4), jit_compile=False)
+    trainer = Trainer(model, scenes, scenes, str(tmp_path), steps_per_epoch=2, evals_per_epoch=1,
+                      stop_gain=10.0, stop_epochs=1)       # any gain below 1000% stops it
+    trainer.fit(5)
+    assert int(trainer.step.numpy()) == 4                   # epochs 1 and 2, then stopped
+    with open(tmp_path / 'metrics.csv') as f:
+        first, second = (float(row['elbo']) for row in csv.DictReader(f))
+    said = capsys.readouterr().out
+    assert f'gained {100 * (second - first) / abs(first):.2f}% over epochs 1-2' in said
+    resumed = Trainer(model, scenes, scenes, str(tmp_path), steps_per_epoch=2,
+                      evals_per_epoch=1, stop_gain=10.0, stop_epochs=1)
+    resumed.fit(5)                                          # already converged: no step more
+    assert int(resumed.step.numpy()) == 4
