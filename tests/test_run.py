@@ -273,8 +273,8 @@ def test_a_run_stopped_with_sigterm_saves_the_step_it_reached(small_sprites, tmp
     import time
     run_dir = tmp_path / 'stopped'
     args = [sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={small_sprites}',
-            f'--run_dir={run_dir}', '--batch_size=16', '--steps_per_epoch=30', '--epochs=3',
-            '--evals_per_epoch=1', '--checkpoint_seconds=100000', '--test_scenes=32']
+            f'--run_dir={run_dir}', '--batch_size=8', '--steps_per_epoch=10', '--epochs=50',
+            '--evals_per_epoch=1', '--checkpoint_seconds=100000', '--test_scenes=16']
     # Started ignoring SIGINT, as a background job of a shell is.
     process = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
@@ -287,9 +287,9 @@ def test_a_run_stopped_with_sigterm_saves_the_step_it_reached(small_sprites, tmp
     out, err = process.communicate(timeout=120)
     assert process.returncode != 0 and 'stopped; the last checkpoint is kept' in err
     step = int(re.search(r'interrupted: saved step (\d+)', out).group(1))
-    assert step >= 30 and (run_dir / 'checkpoints' / f'ckpt-{step}.index').exists()
-    resumed = run_py(*args[2:], '--epochs=1')
-    assert f'resuming from step {step} of 30' in resumed.stdout
+    assert step >= 10 and (run_dir / 'checkpoints' / f'ckpt-{step}.index').exists()
+    resumed = run_py(*args[2:], f'--epochs={-(-step // 10)}')
+    assert f'resuming from step {step} of' in resumed.stdout
 
 
 def test_evaluations_per_epoch_are_as_many_as_asked(tmp_path):
