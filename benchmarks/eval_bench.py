@@ -1,0 +1,53 @@
+"""Where one test evaluation's time goes: counting, the ELBO, box IoU (issue 10's housekeeping).
+
+    python benchmarks/eval_bench.py [--dataset=sprites] [--repeats=5] [--mnist_dir=DIR]
+
+Times, on the data set's test split and a model at initialisation (the cost does not
+depend on the weights), the three parts of ``supair_tf.evaluation.evaluate``: detecting
+every test scene, the ELBO of the first 1,024, and the box IoU of the detected boxes
+(vectorised), interleaved; prints medians and shares. A run evaluates 4 times an epoch.
+"""
+
+import argparse
+
+from common import interleaved_medians, np
+from datasets import load_dataset
+from supair_tf import PRESETS, Supair
+from supair_tf.evaluation import scene_iou
+
+
+def main():
+    """Prints the median seconds of each part of one evaluation."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--dataset', default='sprites')
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--mnist_dir', default=None)
+    args = parser.parse_args()
+    _, test = load_dataset(args.dataset, mnist_dir=args.mnist_dir)
+    model = Supair(PRESETS[args.dataset], seed=0)
+    found = {}
+
+    def detect():
+        outs = [model.detect(test.images[s:s + 500]) for s in range(0, len(test), 500)]
+        found['boxes'] = np.concatenate([o['boxes'].numpy() for o in outs])
+        found['present'] = np.concatenate([o['z_pres'].numpy() >= 0.5 for o in outs])
+
+    def elbo():
+        for s in range(0, 1024, 256):
+            model.elbo(test.images[s:s + 256]).numpy()
+
+    def iou():
+        # Presence as the true counts, so that every scene with objects is matched.
+        present = np.arange(found['boxes'].shape[1])[None] < test.counts[:, None]
+        scene_iou(found['boxes'], present, test.boxes, test.counts)
+
+    detect()
+    medians = interleaved_medians({'detect': detect, 'elbo': elbo, 'iou': iou}, args.repeats)
+    total = sum(medians.values())
+    print(f'one evaluation of {args.dataset} ({len(test):,} test scenes): {total:.2f} s')
+    for name, seconds in medians.items():
+        print(f'  {name:8s} {seconds:7.3f} s  {100 * seconds / total:5.1f}%')
+
+
+if __name__ == '__main__':
+    main()
