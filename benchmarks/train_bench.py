@@ -32,7 +32,7 @@ def staged_loss(model, images, upto):
     z_where = mean + std * model.where_noise(tf.shape(images)[0], 0)
     total = tf.reduce_sum(z_pres) + tf.reduce_sum(z_where)
     if upto >= 2:
-        patches, indicators = transform(images[..., 0], z_where, c.patch_size)
+        patches, indicators = transform(images, z_where, c.patch_size)
         visibility, bg_masks, overlap = cut_and_paste(z_where, indicators, c.patch_size)
         total += tf.reduce_sum(patches) + tf.reduce_sum(bg_masks) + tf.reduce_sum(overlap)
     if upto >= 3:
@@ -40,7 +40,7 @@ def staged_loss(model, images, upto):
         total += tf.reduce_sum(model.object_spn(
             tf.reshape(patches, [-1, area]), marginalized=tf.reshape(1.0 - visibility, [-1, area])))
     if upto >= 4:
-        bg = model.background_log_lik(images[..., 0], bg_masks)
+        bg = model.background_log_lik(images, bg_masks)
         total += tf.reduce_sum(enumerated_elbo(z_pres, tf.zeros_like(z_pres), bg,
                                                tf.zeros_like(z_pres[:, 0]), model.count_prior))
     return total
