@@ -38,7 +38,7 @@ def scene_iou(pred_boxes, pred_present, true_boxes, true_counts):
     return float(np.mean(np.concatenate(scores))) if scores else float('nan')
 
 
-def evaluate(model, scenes, batch_size=500, elbo_scenes=1024):
+def evaluate(model, scenes, batch_size=2500, elbo_scenes=1024):
     """Count accuracy and IoU on all ``scenes``, ELBO on the first ``elbo_scenes``.
 
     Unlabelled scenes (``scenes.counts`` None) give the ELBO and the histogram of the
