@@ -3,7 +3,11 @@
     SUPAIR_MNIST_DIR=../shared/mnist python benchmarks/probe_explanations.py RUN_DIR DATASET
 
 On the first 300 one-object test scenes, compares log p(x, z | N = n) under the trained
-SPNs for the model's own boxes and count with that for the single ground-truth box.
+SPNs for the model's own boxes and count with that for the single ground-truth box. On
+the scenes among them that the model counts as two (a split), it also scores one box
+alone: the model's first box, the ground-truth box, and the smallest box around both of
+the model's boxes (width and height capped by the preset's largest scale): does the
+trained generative model itself prefer the split, or only the inference net?
 """
 
 import os
@@ -20,7 +24,7 @@ from supair_tf.elbo import log_joint_by_count
 
 def score(model, scenes, z_where):
     """log p(x, z | N = n) ``[b, steps + 1]``, object terms ``[b, steps]``, background
-    ``[b, steps + 1]``."""
+    ``[b, steps + 1]``, for scenes ``[b, H, W, C]`` and boxes ``z_where [b, steps, 4]``."""
     t = model.box_terms(scenes, tf.constant(z_where, tf.float32))
     joint = log_joint_by_count(t.object_ll + t.overlap_lp, t.bg_ll, model.count_prior)
     return joint.numpy(), t.object_ll.numpy(), t.bg_ll.numpy()
@@ -34,7 +38,6 @@ def main(run_dir, name):
     _, test = load_dataset(name, mnist_dir=os.environ.get('SUPAIR_MNIST_DIR'))
     one = np.nonzero(test.counts == 1)[0][:300]
     images = test.images[one]
-    scenes = images[..., 0]
 
     found = model.detect(images)
     own, own_n = found['z_where'].numpy(), found['count'].numpy()
@@ -42,8 +45,8 @@ def main(run_dir, name):
     truth = own.copy()  # steps after the first are not counted with n = 1
     truth[:, 0] = np.stack([(x1 - x0) / 28, (y1 - y0) / 28, x0, y0], -1)
 
-    joint_own, object_own, bg_own = score(model, scenes, own)
-    joint_truth, object_truth, bg_truth = score(model, scenes, truth)
+    joint_own, object_own, bg_own = score(model, images, own)
+    joint_truth, object_truth, bg_truth = score(model, images, truth)
     joint_own = joint_own[np.arange(len(one)), own_n]
     print('model counts on one-object scenes:', np.bincount(own_n, minlength=4))
     print(f'mean log p(x, z | n): own boxes and count {joint_own.mean():.1f}, '
@@ -56,6 +59,28 @@ def main(run_dir, name):
           f'{bg_own[:, 2].mean():.1f}; ground truth n = 1 {bg_truth[:, 1].mean():.1f}')
     print('box width sx, own steps 0 and 1:', own[:, :2, 0].mean(0).round(2),
           f' ground truth: {truth[:, 0, 0].mean():.2f}')
+    split = own_n == 2
+    if split.any():
+        compare_single_boxes(model, images[split], own[split], truth[split],
+                             joint_own[split])
+
+
+def compare_single_boxes(model, images, own, truth, joint_split):
+    """Mean log p(x, z | N) of the split (N = 2) against single boxes with N = 1."""
+    c = model.config
+    y0, x0, y1, x1 = np.moveaxis(model.detect(images)['boxes'].numpy()[:, :2], -1, 0)
+    top, left = y0.min(1), x0.min(1)
+    cap = c.max_obj_scale * c.patch_size
+    height = np.minimum(y1.max(1) - top, cap * c.max_aspect)
+    width = np.minimum(x1.max(1) - left, cap)
+    union = own.copy()
+    union[:, 0] = np.stack([width / c.patch_size, height / c.patch_size, left, top], -1)
+    singles = {'own first box': own, 'ground-truth box': truth, 'box around both': union}
+    print(f'on the {len(images)} of them counted as two: split (N = 2) {joint_split.mean():.1f}')
+    for name, z_where in singles.items():
+        joint = score(model, images, z_where)[0][:, 1]
+        print(f'  {name:16s} with N = 1: {joint.mean():.1f}, above the split in '
+              f'{np.mean(joint > joint_split):.3f}')
 
 
 if __name__ == '__main__':
