@@ -84,7 +84,8 @@ def figure(results, out):
                     continue
                 x, mean, std = band(runs, x_key)
                 tag = 'no background model' if variant else 'SuPAIR'
-                line, = ax.plot(x, mean, style, label=f'{tag} ({len(runs)} runs)')
+                runs_word = 'run' if len(runs) == 1 else 'runs'
+                line, = ax.plot(x, mean, style, label=f'{tag} ({len(runs)} {runs_word})')
                 ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
             if x_key == 'train_seconds':
                 ax.axvline(window, color='grey', lw=0.8, ls=':')
