@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets import load_dataset
 from supair_tf import PRESETS, Supair
 from supair_tf.elbo import log_joint_by_count
+from supair_tf.model import boxes_from_where
 
 
 def score(model, scenes, z_where):
@@ -43,7 +44,8 @@ def main(run_dir, name):
     own, own_n = found['z_where'].numpy(), found['count'].numpy()
     y0, x0, y1, x1 = np.moveaxis(test.boxes[one, 0], -1, 0)
     truth = own.copy()  # steps after the first are not counted with n = 1
-    truth[:, 0] = np.stack([(x1 - x0) / 28, (y1 - y0) / 28, x0, y0], -1)
+    size = model.config.patch_size
+    truth[:, 0] = np.stack([(x1 - x0) / size, (y1 - y0) / size, x0, y0], -1)
 
     joint_own, object_own, bg_own = score(model, images, own)
     joint_truth, object_truth, bg_truth = score(model, images, truth)
@@ -68,7 +70,7 @@ def main(run_dir, name):
 def compare_single_boxes(model, images, own, truth, joint_split):
     """Mean log p(x, z | N) of the split (N = 2) against single boxes with N = 1."""
     c = model.config
-    y0, x0, y1, x1 = np.moveaxis(model.detect(images)['boxes'].numpy()[:, :2], -1, 0)
+    y0, x0, y1, x1 = np.moveaxis(boxes_from_where(own[:, :2], c.patch_size).numpy(), -1, 0)
     top, left = y0.min(1), x0.min(1)
     cap = c.max_obj_scale * c.patch_size
     height = np.minimum(y1.max(1) - top, cap * c.max_aspect)
