@@ -50,7 +50,7 @@ def block_leaf(spn, layout):
         stats = (kept_x * spread(x), kept_x, kept)
         if layout == 'stack':
             return tf.matmul(tf.concat(stats, -1), tf.concat([square, linear, constant], 1))
-        return sum(tf.matmul(s, p) for s, p in zip(stats, (square, linear, constant)))
+        return sum(tf.matmul(s, p) for s, p in zip(stats, (square, linear, constant), strict=True))
     return leaf
 
 
@@ -82,8 +82,10 @@ def main():
     times = {name: [] for name in layouts}
     for name, fn in layouts.items():
         got = [t.numpy() for t in fn(x, hidden)]
-        worst = max(float(np.abs(g - r).max() / np.abs(r).max()) for g, r in zip(got, reference))
-        print(f'{name:6s} gradients within {worst:.1e} of the dense layout (relative to the largest)')
+        worst = max(float(np.abs(g - r).max() / np.abs(r).max())
+                    for g, r in zip(got, reference, strict=True))
+        print(f'{name:6s} gradients within {worst:.1e} of the dense layout '
+              '(relative to the largest)')
     for _ in range(args.repeats):          # interleaved: the machine's speed drifts
         for name, fn in layouts.items():
             start = time.perf_counter()

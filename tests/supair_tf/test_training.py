@@ -9,7 +9,7 @@ import pytest
 
 from datasets.core import SceneSet
 from supair_tf import PRESETS, Supair
-from supair_tf.training import CheckpointError, Trainer
+from supair_tf.training import CheckpointError, FusedAdam, Trainer
 
 
 @pytest.fixture(scope='module')
@@ -114,3 +114,41 @@ def test_training_stops_once_the_test_elbo_gains_less_than_asked(scenes, tmp_pat
                       evals_per_epoch=1, stop_gain=10.0, stop_epochs=1)
     resumed.fit(5)                                          # already converged: no step more
     assert int(resumed.step.numpy()) == 4
+
+
+@pytest.mark.parametrize('epsilon', [1e-8, 0.05])
+def test_fused_adam_follows_kingma_and_ba_and_keras_adam(epsilon):
+    """Five compiled steps of FusedAdam on random gradients against Algorithm 1 of Kingma &
+    Ba (2015) in float64, with the epsilon of their section 2's reordering
+    (eps_hat = eps sqrt(1 - b2^t), as TensorFlow and Keras apply it), and against Keras'
+    own Adam on the same gradients."""
+    import keras
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=(7, 3)), rng.normal(size=(5,))]
+    grads = [[rng.normal(size=w.shape) * scale for w in start] for scale in (1, 1e-3, 3, 0.1, 1)]
+    lr, b1, b2 = 0.01, 0.9, 0.999
+    runs = {}
+    for name, cls in (('fused', FusedAdam), ('keras', keras.optimizers.Adam)):
+        weights = [tf.Variable(w, dtype=tf.float32) for w in start]
+        optimizer = cls(lr, epsilon=epsilon)
+        optimizer.build(weights)
+        step = tf.function(
+            lambda g, o=optimizer, w=weights: o.apply_gradients(zip(g, w, strict=True)))
+        for g in grads:
+            step([tf.constant(x, tf.float32) for x in g])
+        runs[name] = [w.numpy() for w in weights]
+    expected = []
+    for k, w in enumerate(start):
+        w, m, v = w.copy(), np.zeros_like(w), np.zeros_like(w)
+        for t, g in enumerate(grads, start=1):
+            m = b1 * m + (1 - b1) * g[k]
+            v = b2 * v + (1 - b2) * g[k] ** 2
+            m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+            w -= lr * m_hat / (np.sqrt(v_hat) + epsilon / np.sqrt(1 - b2 ** t))
+        expected.append(w)
+    for fused, keras_adam, want, w0 in zip(runs['fused'], runs['keras'], expected, start,
+                                           strict=True):
+        assert np.abs(want - w0).max() > 0.01                 # the steps moved the weights
+        np.testing.assert_allclose(fused, want, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fused, keras_adam, rtol=0, atol=1e-6)
