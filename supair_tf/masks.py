@@ -8,7 +8,7 @@ objects before it; outside the scene counts as unobserved.
 
 import tensorflow as tf
 
-from supair_tf.transformer import box_samplers, extract_patches
+from supair_tf.transformer import extract_patches
 
 
 def cut_and_paste(z_where, indicators, patch_size):
@@ -21,18 +21,15 @@ def cut_and_paste(z_where, indicators, patch_size):
       visibility ``[b, steps, A, A]``, bg_masks ``[b, steps + 1, H, W]`` with
       ``bg_0 = 1`` and ``bg_{i+1} = bg_i (1 - I_i)``, and overlap ``[b, steps]``.
     """
-    height, width = indicators.shape[2], indicators.shape[3]
     bg = tf.ones_like(indicators[:, 0])
     bg_masks, visibility = [bg], []
-    # Padded scene size: one pixel of zeros around it; the boxes move by +1 to stay aligned.
-    rows, cols = box_samplers(z_where, patch_size, height + 2, width + 2, offset=1.0)
     # Unstacked, not sliced: the gradient of a slice is a zero-filled copy of the whole.
-    steps = zip(tf.unstack(indicators, axis=1), tf.unstack(rows, axis=1),
-                tf.unstack(cols, axis=1), strict=True)
-    for indicator, step_rows, step_cols in steps:
-        padded = tf.pad(bg, [[0, 0], [1, 1], [1, 1]])
-        visibility.append(extract_patches(padded[..., None], step_rows[:, None],
-                                          step_cols[:, None])[:, 0, ..., 0])
+    steps = zip(tf.unstack(indicators, axis=1), tf.unstack(z_where, axis=1), strict=True)
+    for indicator, where in steps:
+        # Padded by one pixel of zeros (outside the scene is unobserved); the box moves by +1.
+        padded = tf.pad(bg, [[0, 0], [1, 1], [1, 1]])[..., None]
+        visibility.append(extract_patches(padded, where[:, None], patch_size,
+                                          offset=1.0)[:, 0, ..., 0])
         bg = bg * (1.0 - indicator)
         bg_masks.append(bg)
     visibility = tf.stack(visibility, axis=1)

@@ -1,0 +1,90 @@
+"""The spatial transformer as two gathers against the former tent matmuls.
+
+    python benchmarks/transformer_bench.py [--repeats=10]
+
+Until session 7 the patches were ``T_y image T_x^T``, two batched matmuls with the
+bilinear "tents" T (``tents_extract`` below keeps that path). Now they are two gathers of
+the neighbouring rows and columns (supair_tf.transformer.extract_patches). On the
+Sprites preset (batch 256 of uniform random scenes, seed 0), interleaved call by call:
+  1. transformer and masks alone, forward and gradient with respect to the boxes, under XLA;
+  2. the whole compiled train step, once with each path traced into it.
+Prints the medians and the largest difference of the gradients between the paths.
+"""
+
+import argparse
+
+from common import interleaved_medians, np, tf
+from supair_tf import PRESETS, Supair, masks, transformer
+from supair_tf.training import make_optimizer, make_train_step
+
+
+def tents_extract(images, z_where, patch_size, offset=0.0):
+    """The former path: patches ``[b, k, A, A, C]`` as ``T_y image T_x^T``."""
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    sx, sy, x, y = tf.unstack(z_where, axis=-1)
+    rows = transformer._tents(y + offset, sy, patch_size, height)            # [b, k, A, H]
+    cols = transformer._tents(x + offset, sx, patch_size, width)
+    b, k = tf.shape(rows)[0], z_where.shape[1]
+    flat = tf.reshape(images, [b, height, width * channels])
+    sampled = tf.matmul(tf.reshape(rows, [b, k * patch_size, height]), flat)
+    sampled = tf.reshape(sampled, [b, k, patch_size, width, channels])
+    sampled = tf.reshape(tf.transpose(sampled, [0, 1, 4, 2, 3]),
+                         [b, k, channels * patch_size, width])
+    patches = tf.matmul(sampled, cols, transpose_b=True)
+    return tf.transpose(tf.reshape(patches, [b, k, channels, patch_size, patch_size]),
+                        [0, 1, 3, 4, 2])
+
+
+def using(extract):
+    """Points the transformer and the masks at ``extract`` (read when a graph is traced)."""
+    transformer.extract_patches = masks.extract_patches = extract
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--repeats', type=int, default=10)
+    args = parser.parse_args()
+    config = PRESETS['sprites']
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.uniform(0, 1, (256, *config.scene_shape)), tf.float32)
+    z_where = tf.constant(np.stack([rng.uniform(0.3, 0.9, (256, 3)),
+                                    rng.uniform(0.3, 1.1, (256, 3)),
+                                    rng.uniform(-3, 48, (256, 3)),
+                                    rng.uniform(-3, 48, (256, 3))], -1), tf.float32)
+    weights = [tf.constant(rng.normal(size=s), tf.float32)
+               for s in ((256, 3, 28, 28, 1), (256, 3, 28, 28), (256, 4, 50, 50), (256, 3))]
+    gather_extract = transformer.extract_patches
+
+    def piece():
+        @tf.function(jit_compile=True)
+        def forward_backward(z_where):
+            with tf.GradientTape() as tape:
+                tape.watch(z_where)
+                patches, indicators = transformer.transform(images, z_where, 28)
+                outputs = (patches,) + masks.cut_and_paste(z_where, indicators, 28)
+                loss = sum(tf.reduce_sum(o * w) for o, w in zip(outputs, weights, strict=True))
+            return tape.gradient(loss, z_where)
+        return forward_backward
+
+    pieces, steps = {}, {}
+    for name, extract in (('tents (before)', tents_extract), ('gathers (now)', gather_extract)):
+        using(extract)
+        pieces[name] = piece()
+        pieces[name](z_where)                                   # traced with this path
+        net = Supair(config, seed=0)
+        steps[name] = make_train_step(net, make_optimizer(net))
+        steps[name](images)
+    using(gather_extract)
+    grads = [f(z_where).numpy() for f in pieces.values()]
+    print(f'gradients with respect to the boxes: largest {np.abs(grads[0]).max():.1f}, '
+          f'paths differ by at most {np.abs(grads[0] - grads[1]).max():.1e}')
+    for label, fns in (('transformer + masks, forward and backward', pieces),
+                       ('whole train step', steps)):
+        arg = z_where if fns is pieces else images
+        medians = interleaved_medians({n: (lambda f=f, a=arg: tf.nest.map_structure(
+            lambda t: t.numpy(), f(a))) for n, f in fns.items()}, args.repeats)
+        print(label + ': ' + ', '.join(f'{n} {1e3 * s:.1f} ms' for n, s in medians.items()))
+
+
+if __name__ == '__main__':
+    main()
