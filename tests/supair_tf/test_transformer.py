@@ -123,3 +123,44 @@ def test_outside_the_scene_counts_as_unobserved():
     outside_share = 1 - visible.mean()                        # rows are all inside
     assert overlap.numpy()[0, 0] == pytest.approx(outside_share, abs=1e-4)
     assert abs(outside_share - 4 / 14) > 0.03 and abs(outside_share - 5 / 14) > 0.02
+
+
+def test_gradients_with_respect_to_the_boxes_match_finite_differences_of_the_textbook():
+    """d/d z_where of the patches, visibilities and background masks (through the gathers,
+    the tents and the masks' recursion) against central differences of the same quantities
+    built in float64 from the per-pixel bilinear sampler above."""
+    import tensorflow as tf
+    rng = np.random.default_rng(2)
+    image = rng.uniform(0, 1, (50, 50))
+    where = np.array([[[0.55, 0.65, 10.37, 20.71], [0.8, 0.9, 17.13, 25.29],
+                       [0.45, 0.5, 38.61, 3.43]]])                  # overlapping, one leaving
+    w_patch, w_vis, w_bg = (rng.normal(size=s) for s in ((3, A, A), (3, A, A), (4, 50, 50)))
+
+    def textbook(where):
+        bg, loss = np.ones([50, 50]), 0.0
+        for k in range(3):
+            patch, indicator = gather_bilinear(image, where[k])
+            shifted = where[k] + np.array([0, 0, 1.0, 1.0])      # on the zero-padded scene
+            visibility, _ = gather_bilinear(np.pad(bg, 1), shifted)
+            loss += (patch * w_patch[k]).sum() + (visibility * w_vis[k]).sum()
+            loss += (bg * w_bg[k]).sum()
+            bg = bg * (1 - indicator)
+        return loss + (bg * w_bg[3]).sum()
+
+    z = tf.constant(where, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        patches, indicators = transform(tf.constant(image[None, ..., None], tf.float32), z, A)
+        visibility, bg_masks, _ = cut_and_paste(z, indicators, A)
+        loss = (tf.reduce_sum(patches[0, ..., 0] * w_patch) + tf.reduce_sum(visibility[0] * w_vis)
+                + tf.reduce_sum(bg_masks[0] * w_bg))
+    got = tape.gradient(loss, z).numpy()[0]
+    assert float(loss) == pytest.approx(textbook(where[0]), rel=1e-5)
+    # A small step: the clip of the indicators at 1 puts kinks within 1e-4 of this point.
+    h, want = 1e-6, np.zeros([3, 4])
+    for k in range(3):
+        for j in range(4):
+            step = np.zeros([3, 4])
+            step[k, j] = h
+            want[k, j] = (textbook(where[0] + step) - textbook(where[0] - step)) / (2 * h)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-3 * np.abs(want).max())
