@@ -34,10 +34,11 @@ def _tents(start, scale, patch_size, size):
 
 def _neighbours(start, scale, patch_size, size):
     """The lower neighbour (int32) of each sample coordinate and the weight ``f`` of the
-    upper one, each ``[..., patch_size]``; the clip keeps the upper one inside."""
+    upper one, each ``[..., patch_size]``; the clip keeps the upper one inside. A NaN
+    box gives index 0 and a NaN weight (so a NaN ELBO, not an out-of-range gather)."""
     coords = _coordinates(start, scale, patch_size, size)
     low = tf.floor(coords)
-    return tf.cast(low, tf.int32), coords - low
+    return tf.clip_by_value(tf.cast(low, tf.int32), 0, size - 2), coords - low
 
 
 def extract_patches(images, z_where, patch_size, offset=0.0):
