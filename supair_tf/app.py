@@ -116,18 +116,26 @@ def prepare_run_dir(run_dir, config, record=True):
             raise UsageError(f'{run_dir} holds a run with other settings ({conflict}); '
                              'pass another --run_dir or the same flags')
     if record:
-        with open(path, 'w') as f:
-            json.dump(settings, f, indent=1)
-        with open(os.path.join(run_dir, 'flags.txt'), 'w') as f:
-            f.write(FLAGS.flags_into_string())
+        replace_text(path, json.dumps(settings, indent=1))
+        replace_text(os.path.join(run_dir, 'flags.txt'), FLAGS.flags_into_string())
+
+
+def replace_text(path, text):
+    """Writes ``path`` whole or not at all: the other workers of a multi-worker run read
+    the settings while the chief rewrites them."""
+    with open(path + '.tmp', 'w') as f:
+        f.write(text)
+    os.replace(path + '.tmp', path)
 
 
 def check_writable(folder, flag):
     """Fails now, not after training, if ``folder`` cannot be created and written."""
     try:
         os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, '.writable')
-        open(probe, 'w').close()
+        # A probe of this process's own: the workers of a multi-worker run check the same
+        # folder at the same moment, and one's probe must not be another's to remove.
+        handle, probe = tempfile.mkstemp(prefix='.writable_', dir=folder)
+        os.close(handle)
         os.remove(probe)
     except OSError as e:
         raise UsageError(f'cannot write to --{flag}={folder} ({e.strerror}); '
