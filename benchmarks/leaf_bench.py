@@ -1,6 +1,6 @@
-"""The object SPN's leaf level: the dense layout against zero-free block layouts.
+"""An SPN's leaf level: the dense layout against other orders and zero-free block layouts.
 
-    python benchmarks/leaf_bench.py [--repeats=8]
+    python benchmarks/leaf_bench.py [--repeats=8] [--spn=object|background]
 
 The object RAT-SPN (6 repetitions x 4 leaf regions of 196 of the 784 patch pixels)
 evaluates its leaves as three dense ``[b, 784] x [784, 24 * 20]`` products (RatSpn's
@@ -9,6 +9,11 @@ each region's pixels first and contract only those (a quarter of the arithmetic)
   rbs:  gather to ``[b, R, S]``, transpose to ``[R, b, S]``, batched matmul per statistic;
   stack: the same with the three statistics stacked into one ``[R, b, 3 S]`` product;
   rsb:  gather the transposed inputs to ``[R, S, b]`` and contract S.
+Two more orders of the dense products, for either SPN:
+  transposed: the products computed as ``[R * G, D] x [D, b]`` (the parameters first);
+  concat: the three statistics side by side, one ``[b, 3 D] x [3 D, R * G]`` product.
+The background SPN (``--spn=background``: 2,500 pixels, 6 regions x 6 Gaussians, batch
+1,024 = 256 scenes x 4 counts) has only the dense orders.
 Each is timed forward and backward (inputs, mask, means, variances) under XLA, as in the
 train step: batch 768 (256 scenes x 3 objects), 30% of the pixels marginalised, seed 0.
 Prints each layout's largest difference from the dense one and its median time.
@@ -54,13 +59,31 @@ def block_leaf(spn, layout):
     return leaf
 
 
+def dense_leaf(spn, order):
+    """The dense leaf level with its products in another ``order``, ``[R, b, G]``."""
+    def leaf(x, marginalized):
+        keep = 1.0 - tf.clip_by_value(marginalized, 0.0, 1.0)
+        params = spn._natural_parameters()                                   # [D, R*G] x 3
+        stats = (keep * x * x, keep * x, keep)
+        if order == 'transposed':
+            log_p = tf.transpose(sum(tf.matmul(p, s, transpose_a=True, transpose_b=True)
+                                     for s, p in zip(stats, params, strict=True)))
+        else:
+            log_p = tf.matmul(tf.concat(stats, 1), tf.concat(params, 0))
+        log_p = tf.reshape(log_p, [-1, len(spn.leaf_items), spn.num_gauss])
+        return tf.transpose(log_p, [1, 0, 2])
+    return leaf
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--repeats', type=int, default=8)
+    parser.add_argument('--spn', choices=['object', 'background'], default='object')
     args = parser.parse_args()
-    spn = Supair(PRESETS['sprites'], seed=0).object_spn
+    model = Supair(PRESETS['sprites'], seed=0)
+    spn = model.object_spn if args.spn == 'object' else model.background_spn
     rng = np.random.default_rng(0)
-    shape = (768, spn.num_items)
+    shape = (768 if args.spn == 'object' else 1024, spn.num_items)
     x = tf.constant(rng.uniform(0, 1, shape), tf.float32)
     hidden = tf.constant((rng.uniform(0, 1, shape) < 0.3).astype(np.float32))
     upstream = tf.constant(rng.normal(size=(len(spn.leaf_items), shape[0], spn.num_gauss)),
@@ -77,14 +100,17 @@ def main():
         return forward_backward
 
     layouts = {'dense': compiled(spn._leaf_level)}
-    layouts.update({name: compiled(block_leaf(spn, name)) for name in ('rbs', 'stack', 'rsb')})
+    layouts.update({name: compiled(dense_leaf(spn, name)) for name in ('transposed', 'concat')})
+    if args.spn == 'object':
+        layouts.update({name: compiled(block_leaf(spn, name))
+                        for name in ('rbs', 'stack', 'rsb')})
     reference = [t.numpy() for t in layouts['dense'](x, hidden)]
     times = {name: [] for name in layouts}
     for name, fn in layouts.items():
         got = [t.numpy() for t in fn(x, hidden)]
         worst = max(float(np.abs(g - r).max() / np.abs(r).max())
                     for g, r in zip(got, reference, strict=True))
-        print(f'{name:6s} gradients within {worst:.1e} of the dense layout '
+        print(f'{name:10s} gradients within {worst:.1e} of the dense layout '
               '(relative to the largest)')
     for _ in range(args.repeats):          # interleaved: the machine's speed drifts
         for name, fn in layouts.items():
@@ -92,7 +118,7 @@ def main():
             [t.numpy() for t in fn(x, hidden)]
             times[name].append(time.perf_counter() - start)
     for name, t in times.items():
-        print(f'{name:6s} forward + backward: median {1e3 * np.median(t):.1f} ms, '
+        print(f'{name:10s} forward + backward: median {1e3 * np.median(t):.1f} ms, '
               f'fastest {1e3 * min(t):.1f} ms')
 
 
