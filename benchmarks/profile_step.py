@@ -67,6 +67,14 @@ def kind(name):
     return re.sub(r'[._]\d+$', '', name)
 
 
+def part(op, kind_):
+    """The model part a TensorFlow op name belongs to (its outermost scope, the backward
+    pass counted with the forward), and whether it is a product."""
+    scope = op.removeprefix('gradient_tape/').split('/')[0]
+    scope = re.sub(r'_\d+$', '', scope) if '/' in op else 'other'
+    return f'{scope}: {"products" if kind_ == "matrix products" else "the rest"}'
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--steps', type=int, default=3)
@@ -92,6 +100,12 @@ def main():
     for name, ms in kinds.most_common(12):
         print(f'  {ms:7.1f} ms {100 * ms / total:5.1f}%  {counts[name]:3d} x {name}')
     where = origins()
+    parts = collections.Counter()
+    for name, ms in times.items():
+        parts[part(where.get(name, ('', '?'))[1], kind(name))] += ms
+    print('by part of the model (forward and backward; products apart):')
+    for name, ms in parts.most_common(16):
+        print(f'  {ms:7.1f} ms {100 * ms / total:5.1f}%  {name}')
     print(f'largest {args.top} operations:')
     for name, ms in times.most_common(args.top):
         shape, op = where.get(name, ('?', '?'))

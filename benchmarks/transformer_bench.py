@@ -1,20 +1,25 @@
-"""The spatial transformer as two gathers against the former tent matmuls.
+"""The spatial transformer and the masks: the current path against a former and a tried one.
 
     python benchmarks/transformer_bench.py [--repeats=10]
 
 Until session 7 the patches were ``T_y image T_x^T``, two batched matmuls with the
-bilinear "tents" T (``tents_extract`` below keeps that path). Now they are two gathers of
-the neighbouring rows and columns (supair_tf.transformer.extract_patches). On the
-Sprites preset (batch 256 of uniform random scenes, seed 0), interleaved call by call:
+bilinear "tents" T (``tents_extract`` below keeps that path); since then they are two
+gathers of the neighbouring rows and columns (supair_tf.transformer.extract_patches).
+The masks cut each object's visibility patch out in a step of its own
+(supair_tf.masks.cut_and_paste); session 8 tried all steps' patches as one extraction
+(``one_extraction_cut_and_paste`` below: fewer, larger operations) and kept the step
+by step one. On the Sprites preset (batch 256 of uniform random scenes, seed 0),
+interleaved call by call:
   1. transformer and masks alone, forward and gradient with respect to the boxes, under XLA;
   2. the whole compiled train step, once with each path traced into it.
-Prints the medians and the largest difference of the gradients between the paths.
+Prints the medians and the largest difference of the gradients from the current path.
 """
 
 import argparse
 
 from common import interleaved_medians, np, tf
 from supair_tf import PRESETS, Supair, masks, transformer
+from supair_tf import model as model_module
 from supair_tf.training import make_optimizer, make_train_step
 
 
@@ -35,9 +40,31 @@ def tents_extract(images, z_where, patch_size, offset=0.0):
                         [0, 1, 3, 4, 2])
 
 
-def using(extract):
-    """Points the transformer and the masks at ``extract`` (read when a graph is traced)."""
+def one_extraction_cut_and_paste(z_where, indicators, patch_size):
+    """The masks with every step's visibility patch cut out in one extraction, each from
+    the background mask its object sees (tried in session 8, not kept)."""
+    bg = tf.ones_like(indicators[:, 0])
+    bg_masks = [bg]
+    for indicator in tf.unstack(indicators, axis=1):
+        bg = bg * (1.0 - indicator)
+        bg_masks.append(bg)
+    steps, (height, width) = z_where.shape[1], indicators.shape[2:]
+    before = tf.pad(tf.stack(bg_masks[:steps], axis=1), [[0, 0], [0, 0], [1, 1], [1, 1]])
+    visibility = masks.extract_patches(tf.reshape(before, [-1, height + 2, width + 2, 1]),
+                                       tf.reshape(z_where, [-1, 1, 4]), patch_size, offset=1.0)
+    visibility = tf.reshape(visibility, [-1, steps, patch_size, patch_size])
+    overlap = 1.0 - tf.reduce_mean(visibility, axis=[2, 3])
+    return visibility, tf.stack(bg_masks, axis=1), overlap
+
+
+CURRENT = (transformer.extract_patches, masks.cut_and_paste)
+
+
+def using(extract, cut_and_paste):
+    """Points the transformer, the masks and the model at these functions (read when a
+    graph is traced)."""
     transformer.extract_patches = masks.extract_patches = extract
+    model_module.cut_and_paste = cut_and_paste
 
 
 def main():
@@ -53,31 +80,36 @@ def main():
                                     rng.uniform(-3, 48, (256, 3))], -1), tf.float32)
     weights = [tf.constant(rng.normal(size=s), tf.float32)
                for s in ((256, 3, 28, 28, 1), (256, 3, 28, 28), (256, 4, 50, 50), (256, 3))]
-    gather_extract = transformer.extract_patches
 
-    def piece():
+    def piece(cut_and_paste):
         @tf.function(jit_compile=True)
         def forward_backward(z_where):
             with tf.GradientTape() as tape:
                 tape.watch(z_where)
                 patches, indicators = transformer.transform(images, z_where, 28)
-                outputs = (patches,) + masks.cut_and_paste(z_where, indicators, 28)
+                outputs = (patches,) + cut_and_paste(z_where, indicators, 28)
                 loss = sum(tf.reduce_sum(o * w) for o, w in zip(outputs, weights, strict=True))
             return tape.gradient(loss, z_where)
         return forward_backward
 
+    paths = {'tents (session 6)': (tents_extract, CURRENT[1]),
+             'gathers (now)': CURRENT,
+             'gathers, masks in one extraction (tried)': (CURRENT[0],
+                                                          one_extraction_cut_and_paste)}
     pieces, steps = {}, {}
-    for name, extract in (('tents (before)', tents_extract), ('gathers (now)', gather_extract)):
-        using(extract)
-        pieces[name] = piece()
+    for name, (extract, cut_and_paste) in paths.items():
+        using(extract, cut_and_paste)
+        pieces[name] = piece(cut_and_paste)
         pieces[name](z_where)                                   # traced with this path
         net = Supair(config, seed=0)
         steps[name] = make_train_step(net, make_optimizer(net))
         steps[name](images)
-    using(gather_extract)
-    grads = [f(z_where).numpy() for f in pieces.values()]
-    print(f'gradients with respect to the boxes: largest {np.abs(grads[0]).max():.1f}, '
-          f'paths differ by at most {np.abs(grads[0] - grads[1]).max():.1e}')
+    using(*CURRENT)
+    grads = {name: f(z_where).numpy() for name, f in pieces.items()}
+    now = grads['gathers (now)']
+    print(f'gradients with respect to the boxes: largest {np.abs(now).max():.1f}; '
+          + ', '.join(f'{name} differs from now by at most {np.abs(g - now).max():.1e}'
+                      for name, g in grads.items() if g is not now))
     for label, fns in (('transformer + masks, forward and backward', pieces),
                        ('whole train step', steps)):
         arg = z_where if fns is pieces else images
