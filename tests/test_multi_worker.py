@@ -133,7 +133,8 @@ def test_a_worker_whose_peers_never_come_stops_after_the_timeout(small_sprites, 
 
 def test_workers_probing_one_run_directory_at_once_do_not_trip_each_other(tmp_path):
     """Every worker checks at start-up that the shared run directory is writable; a probe
-    file of one name for all made one worker remove another's and stop (seen in CI)."""
+    file of one name for all let one worker remove another's and stop (the likely cause of
+    a CI failure of the killed-worker test above)."""
     from supair_tf.app import check_writable
     failures = []
 
