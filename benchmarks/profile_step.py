@@ -15,6 +15,7 @@ import collections
 import glob
 import os
 import re
+import shutil
 import tempfile
 
 DUMP = tempfile.mkdtemp(prefix='supair_hlo_')
@@ -91,6 +92,9 @@ def main():
         float(step(images))
     tf.profiler.experimental.stop()
     times = thunk_times(logdir, args.steps)
+    where = origins()
+    for folder in (logdir, DUMP):  # traces and dumps take tens of MB per run
+        shutil.rmtree(folder, ignore_errors=True)
     total = sum(times.values())
     kinds, counts = collections.Counter(), collections.Counter()
     for name, ms in times.items():
@@ -99,7 +103,6 @@ def main():
     print(f'XLA thunks: {total:.1f} ms per step (threads: {os.environ.get("BENCH_THREADS", 2)})')
     for name, ms in kinds.most_common(12):
         print(f'  {ms:7.1f} ms {100 * ms / total:5.1f}%  {counts[name]:3d} x {name}')
-    where = origins()
     parts = collections.Counter()
     for name, ms in times.items():
         parts[part(where.get(name, ('', '?'))[1], kind(name))] += ms
