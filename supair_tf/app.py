@@ -209,6 +209,7 @@ def run():
     trainer = Trainer(model, train, test, run_dir, seed=FLAGS.seed,
                       steps_per_epoch=FLAGS.steps_per_epoch, strategy=strategy,
                       evals_per_epoch=FLAGS.evals_per_epoch,
+                      frequent_eval_epochs=FLAGS.frequent_eval_epochs,
                       stop_gain=FLAGS.stop_gain, stop_epochs=FLAGS.stop_epochs,
                       checkpoint_seconds=FLAGS.checkpoint_seconds, verbose=int(chief),
                       chief=chief)

@@ -50,7 +50,11 @@ flags.DEFINE_integer('cpu_replicas', 0, 'with --strategy=mirrored and no GPU: sp
 flags.DEFINE_integer('test_scenes', None, 'evaluate on the first N test scenes only '
                      '(default: all)', lower_bound=1)
 flags.DEFINE_boolean('download', True, 'download MNIST when its files are missing')
-flags.DEFINE_integer('evals_per_epoch', 4, 'test evaluations per epoch', lower_bound=1)
+flags.DEFINE_integer('evals_per_epoch', 4, 'test evaluations per epoch (in the first '
+                     '--frequent_eval_epochs epochs; later ones only at their end)',
+                     lower_bound=1)
+flags.DEFINE_integer('frequent_eval_epochs', 5, 'epochs evaluated --evals_per_epoch times; '
+                     'the later epochs are evaluated once, at their end', lower_bound=0)
 flags.DEFINE_float('stop_gain', 0.0, 'train until the test ELBO gains less than this share '
                    '(0.005: 0.5%) over --stop_epochs epochs, or --epochs; 0: all epochs',
                    lower_bound=0.0)

@@ -119,7 +119,7 @@ class Trainer:
 
     def __init__(self, model, train, test, run_dir, seed=0, steps_per_epoch=None, strategy=None,
                  evals_per_epoch=4, checkpoint_seconds=180, verbose=1, chief=True,
-                 stop_gain=0.0, stop_epochs=5):
+                 stop_gain=0.0, stop_epochs=5, frequent_eval_epochs=None):
         self.model, self.train, self.test, self.chief = model, train, test, chief
         with (strategy or tf.distribute.get_strategy()).scope():
             self.optimizer = make_optimizer(model)
@@ -133,8 +133,10 @@ class Trainer:
             raise ValueError(f'batch_size {self.batch_size} exceeds the {len(train)} '
                              'training scenes')
         # Steps (within an epoch) after which to evaluate; the epoch's end is always one.
+        # Only the first ``frequent_eval_epochs`` epochs (None: all) evaluate within.
         self.eval_steps = {round(self.steps_per_epoch * j / evals_per_epoch)
                            for j in range(1, evals_per_epoch)} - {0, self.steps_per_epoch}
+        self.frequent_eval_epochs = frequent_eval_epochs
         self.checkpoint_seconds = checkpoint_seconds
         # Training to convergence: stop once the test ELBO gained less than this share over
         # the last ``stop_epochs`` epochs (0: train all epochs).
@@ -200,7 +202,8 @@ class Trainer:
 
     def fit(self, epochs, compiled=None):
         """Trains up to ``epochs`` epochs (resuming if the run directory has a checkpoint),
-        evaluates four times an epoch, and returns the final evaluation (on the chief;
+        evaluates (``evals_per_epoch`` times an epoch in the first ``frequent_eval_epochs``
+        epochs, then at each epoch's end), and returns the final evaluation (on the chief;
         other workers return None). ``compiled()``, if given, is called once the training
         step has run for the first time (with several workers: once all have joined)."""
         try:
@@ -294,18 +297,24 @@ class Trainer:
             self.recent_elbos.append(elbo)
             bar.update(k + 1, [('elbo', elbo)])
             self.log.train_elbo(int(self.step.numpy()), elbo)
-            if k + 1 in self.eval_steps:
+            if self.evaluates_within(epoch, k + 1):
                 self.log.say('')  # leave the progress bar's line
                 self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch)
             if time.time() - last_save > self.checkpoint_seconds:
                 self.save()
                 last_save = time.time()
 
+    def evaluates_within(self, epoch, within):
+        """Whether step ``within`` of (0-based) ``epoch`` is an evaluation before its end."""
+        early = self.frequent_eval_epochs is None or epoch < self.frequent_eval_epochs
+        return early and within in self.eval_steps
+
     def _log_missed_evaluation(self, step, logged):
         """Evaluates the checkpoint's step if it is an evaluation step that metrics.csv lacks
         (the run was killed between saving and evaluating)."""
-        within = step % self.steps_per_epoch
-        if not self.chief or step in logged or not (within == 0 or within in self.eval_steps):
+        epoch, within = divmod(step, self.steps_per_epoch)
+        if not self.chief or step in logged or not (
+                within == 0 or self.evaluates_within(epoch, within)):
             return
         self.log.say(f'evaluating step {step}, saved but not yet logged')
         self.log_evaluation(step / self.steps_per_epoch, pictures=within == 0)

@@ -152,3 +152,19 @@ def test_fused_adam_follows_kingma_and_ba_and_keras_adam(epsilon):
         assert np.abs(want - w0).max() > 0.01                 # the steps moved the weights
         np.testing.assert_allclose(fused, want, rtol=0, atol=1e-6)
         np.testing.assert_allclose(fused, keras_adam, rtol=0, atol=1e-6)
+
+
+def test_after_the_frequent_epochs_only_epoch_ends_are_evaluated(scenes, tmp_path):
+    """Two evaluations an epoch in the first epoch, one (its end) in the two after; a run
+    resumed after a kill at an evaluation step of a later epoch adds no evaluation there."""
+    model = Supair(PRESETS['sprites'].replace(batch_size=4), jit_compile=False)
+    trainer = Trainer(model, scenes, scenes, str(tmp_path), steps_per_epoch=4,
+                      evals_per_epoch=2, frequent_eval_epochs=1, verbose=0)
+    trainer.fit(3)
+    with open(tmp_path / 'metrics.csv') as f:
+        assert [int(row['step']) for row in csv.DictReader(f)] == [2, 4, 8, 12]
+    trainer.step.assign(14)                 # "killed" after saving step 14 (epoch 4, step 2)
+    trainer.save()
+    trainer.fit(4)
+    with open(tmp_path / 'metrics.csv') as f:
+        assert [int(row['step']) for row in csv.DictReader(f)] == [2, 4, 8, 12, 16]
