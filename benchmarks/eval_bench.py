@@ -6,7 +6,8 @@
 Times, on the data set's test split and a model at initialisation (the cost does not
 depend on the weights), the three parts of ``supair_tf.evaluation.evaluate``: detecting
 every test scene, the ELBO of the first 1,024, and the box IoU of the detected boxes
-(vectorised), interleaved; prints medians and shares. A run evaluates 4 times an epoch.
+(vectorised), interleaved; prints medians and shares. A run evaluates 4 times an epoch in
+its first 5 epochs and once an epoch after.
 Detection is timed at each of ``--detect_batches`` (scenes per call); the shares use the
 first, the batch size ``evaluate`` uses.
 """
