@@ -60,7 +60,7 @@ def block_leaf(spn, layout):
             pairs = ((kept_x * xs, square), (kept_x, linear), (kept, constant))
             if layout == 'rsb':
                 return sum(tf.einsum('rsb,rsg->rbg', s, p) for s, p in pairs)
-            # Region, Gaussian, batch: XLA's batched product writes this order twice as fast.
+            # Region, Gaussian, batch: another output order for XLA's batched product.
             return tf.transpose(sum(tf.einsum('rsb,rsg->rgb', s, p) for s, p in pairs),
                                 [0, 2, 1])
 
