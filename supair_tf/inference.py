@@ -9,6 +9,14 @@ import numpy as np
 import tensorflow as tf
 
 
+def _rows_of(draw, shape, first, last):
+    """An initializer returning rows ``first:last`` of ``draw(shape)``, where ``draw`` is a
+    Keras initializer object, which gives the same matrix at every call."""
+    def initializer(shape_of_rows, dtype=None):
+        return draw(shape, dtype)[first:last]
+    return initializer
+
+
 class RepeatedInputLSTM(keras.layers.Layer):
     """An LSTM fed the same input at every step.
 
@@ -23,15 +31,17 @@ class RepeatedInputLSTM(keras.layers.Layer):
 
     def build(self, input_shape):
         """Creates the kernels with TF1 BasicLSTMCell's initialisation."""
-        width = 4 * self.units
-        # TF1's BasicLSTMCell (the reference) keeps ONE kernel over [input, h] and gives it
-        # one Glorot-uniform limit; split here into its input and recurrent rows.
-        limit = float(np.sqrt(6.0 / (input_shape[-1] + self.units + width)))
-        uniform = keras.initializers.RandomUniform(-limit, limit)
-        self.kernel = self.add_weight(name='kernel', shape=(input_shape[-1], width),
-                                      initializer=uniform)
-        self.recurrent_kernel = self.add_weight(name='recurrent_kernel',
-                                                shape=(self.units, width), initializer=uniform)
+        features, width = input_shape[-1], 4 * self.units
+        # TF1's BasicLSTMCell (the reference) keeps ONE kernel over [input, h], drawn in one
+        # Glorot-uniform draw (fan-in features + units, fan-out 4 units): each weight takes
+        # its rows of that one draw. (Keras 3 gives an unseeded initializer object one fixed
+        # stateless seed, so the same object asked for two weights would give two copies.)
+        draw, joint = keras.initializers.GlorotUniform(), (features + self.units, width)
+        self.kernel = self.add_weight(name='kernel', shape=(features, width),
+                                      initializer=_rows_of(draw, joint, 0, features))
+        self.recurrent_kernel = self.add_weight(
+            name='recurrent_kernel', shape=(self.units, width),
+            initializer=_rows_of(draw, joint, features, features + self.units))
         # Forget-gate bias 1 at the start, as TF1's BasicLSTMCell added it.
         forget_one = np.zeros(width, np.float32)
         forget_one[self.units:2 * self.units] = 1.0

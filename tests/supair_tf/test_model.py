@@ -121,6 +121,38 @@ def test_seed_fixes_the_initial_parameters():
                    if len(np.unique(a)) > 2)  # randomly initialised ones
 
 
+def test_no_two_weights_start_with_the_same_values_and_the_lstm_kernel_is_one_glorot_draw():
+    """TF1's BasicLSTMCell draws one Glorot-uniform kernel over [input, h] (fan-in
+    2500 + 256, fan-out 4 * 256), every entry independent; no weight of the model may start
+    as a copy of (a part of) another."""
+    model = Supair(PRESETS['sprites'], seed=3)
+    first_seen = {}
+    for v in model.model_variables:
+        rows = v.numpy().reshape(-1, v.shape[-1]) if len(v.shape) > 1 else v.numpy()[None]
+        for i, row in enumerate(rows):
+            if np.ptp(row) > 0:  # constant rows (biases) may repeat
+                where = first_seen.setdefault(row.tobytes(), (v.path, i))
+                assert where == (v.path, i), f'{v.path} row {i} repeats {where}'
+    lstm = model.inference.lstm
+    kernel = np.concatenate([lstm.kernel.numpy(), lstm.recurrent_kernel.numpy()])
+    assert kernel.shape == (2756, 1024)
+    limit = np.sqrt(6.0 / (2756 + 1024))
+    assert limit * 0.999 < np.abs(kernel).max() <= limit
+    # Variance of U(-l, l) is l^2 / 3; over 2.8M entries the estimate's relative error is ~5e-4.
+    assert abs(kernel.var() / (limit ** 2 / 3) - 1) < 0.01
+    assert abs(np.corrcoef(lstm.recurrent_kernel.numpy().ravel(),
+                           lstm.kernel.numpy()[:256].ravel())[0, 1]) < 0.01
+
+
+def test_each_structure_seed_draws_its_own_spn_structures():
+    def leaf_regions(structure_seed):
+        model = Supair(PRESETS['sprites'].replace(structure_seed=structure_seed))
+        return model.object_spn.leaf_items, model.background_spn.leaf_items
+    first, again, other = leaf_regions(1), leaf_regions(1), leaf_regions(2)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not any(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+
+
 def test_compiled_step_equals_the_plain_per_region_float64_path(sprite_data):
     """The fast path (XLA, one tensor op per SPN level) against a plain one: no XLA and
     both SPNs evaluated region by region in float64 (the oracle of tests/rat_spn).
