@@ -28,11 +28,23 @@ class UsageError(Exception):
     """A problem with the command line or the run directory; one line says what to do."""
 
 
-def config_from_flags(scene_shape):
+# What a settings.json written before these settings existed meant by their absence.
+LEGACY_SETTINGS = {'data_order': 'shuffled'}
+# Choices whose default depends on the run: a run folder's stored value, else these.
+INHERITED = ('structure_seed', 'data_order')
+
+
+def config_from_flags(scene_shape, stored=None):
     """The data set's paper preset (an .npz: the paper's defaults) with the flags that were
-    set applied to it, for scenes of ``scene_shape`` (H, W, C)."""
+    set applied to it, for scenes of ``scene_shape`` (H, W, C). ``structure_seed`` defaults
+    to ``--seed``; with ``stored`` (the settings of the run folder being resumed) the unset
+    flags of INHERITED keep the run's own values, so an older folder resumes as it was."""
     height, width, channels = scene_shape
-    overrides = {'scene_height': height, 'scene_width': width, 'channels': channels}
+    overrides = {'scene_height': height, 'scene_width': width, 'channels': channels,
+                 'structure_seed': FLAGS.seed}
+    if stored is not None:
+        recorded = {**LEGACY_SETTINGS, **stored.get('config', {})}
+        overrides.update({k: recorded[k] for k in INHERITED if k in recorded})
     for name in OVERRIDES:
         value = getattr(FLAGS, name)
         if value is None:
@@ -85,8 +97,8 @@ def _flat(settings):
 def settings_conflict(stored, wanted, ignore=()):
     """The first setting (other than epochs and ``ignore``) in which two runs differ, as one
     phrase, or None. A setting missing from an older settings.json counts as its default."""
-    defaults = _flat({**run_settings(SupairConfig()), 'steps_per_epoch': None,
-                      'max_objects': None})
+    defaults = {**_flat({**run_settings(SupairConfig()), 'steps_per_epoch': None,
+                         'max_objects': None}), **LEGACY_SETTINGS}
     old, new = _flat(stored), _flat(wanted)
     for key, value in new.items():
         if key not in ('epochs', *ignore) and old.get(key, defaults.get(key)) != value:
@@ -94,23 +106,32 @@ def settings_conflict(stored, wanted, ignore=()):
     return None
 
 
+def stored_settings(run_dir):
+    """The settings.json of a run folder that holds a checkpoint, or None (no run there yet:
+    a run that failed before its first save has its settings replaced)."""
+    path = os.path.join(run_dir, 'settings.json')
+    if not (os.path.exists(path) and
+            tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise UsageError(f'{path} is unreadable ({e}); restore it or pass another '
+                         '--run_dir') from None
+
+
 def prepare_run_dir(run_dir, config, record=True):
     """Creates the run directory and records the settings (if ``record``).
 
     A folder that holds a checkpoint belongs to its settings: other settings are
-    refused, naming the first that differs. Without a checkpoint (a run that failed
-    before its first save) the new settings simply replace the old.
+    refused, naming the first that differs.
     """
     check_writable(run_dir, 'run_dir')
     settings = run_settings(config)
     path = os.path.join(run_dir, 'settings.json')
-    if os.path.exists(path) and tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')):
-        try:
-            with open(path) as f:
-                stored = json.load(f)
-        except (OSError, ValueError) as e:
-            raise UsageError(f'{path} is unreadable ({e}); restore it or pass another '
-                             '--run_dir') from None
+    stored = stored_settings(run_dir)
+    if stored is not None:
         conflict = settings_conflict(stored, settings, ignore=() if record else DATA_ONLY)
         if conflict:
             raise UsageError(f'{run_dir} holds a run with other settings ({conflict}); '
@@ -179,7 +200,7 @@ def run():
     train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
                                seed=FLAGS.data_seed, download=FLAGS.download,
                                max_objects=FLAGS.max_objects, scene_size=FLAGS.scene_size)
-    config = config_from_flags(train.images.shape[1:])
+    config = config_from_flags(train.images.shape[1:], stored_settings(run_dir))
     chief = task is None or task.is_chief
     prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train' and chief)
     if config.batch_size > len(train):

@@ -3,6 +3,8 @@
 import dataclasses
 import math
 
+DATA_ORDERS = ('fixed', 'shuffled')
+
 
 @dataclasses.dataclass(frozen=True)
 class SupairConfig:
@@ -30,11 +32,14 @@ class SupairConfig:
     obj_sums: int = 20
     bg_gauss: int = 6
     bg_sums: int = 3
-    structure_seed: int = 0
+    structure_seed: int = 0         # run.py: the run's --seed unless --structure_seed is set
     # Training
     learning_rate: float = 1e-3
     batch_size: int = 256
     epochs: int = 20
+    # 'fixed': the stored order every epoch, as the authors' code trained; 'shuffled': a new
+    # order each epoch, a function of (seed, epoch)
+    data_order: str = 'fixed'
 
     def replace(self, **overrides):
         """A copy with some fields changed; unknown field names are refused."""
@@ -65,6 +70,8 @@ class SupairConfig:
             lo, hi = getattr(self, name)
             if not (math.isfinite(hi) and 0 < lo <= hi):
                 raise ValueError(f'{name} must satisfy 0 < min <= max, got {(lo, hi)}')
+        if self.data_order not in DATA_ORDERS:
+            raise ValueError(f"data_order must be 'fixed' or 'shuffled', got {self.data_order!r}")
         if self.batch_size < 1 or self.epochs < 0 or self.lstm_units < 1:
             raise ValueError('batch_size and lstm_units must be positive and epochs >= 0, got '
                              f'{self.batch_size}, {self.lstm_units} and {self.epochs}')
@@ -84,4 +91,6 @@ PRESETS = {
     'grid_mnist': _DEFAULT,
 }
 PRESETS['sprites_rgb'] = PRESETS['sprites'].replace(channels=3)  # beyond the paper (colour)
-NPZ_DEFAULT = _DEFAULT  # a user's own scenes start from the paper's default settings
+# A user's own scenes start from the paper's default settings, shuffled every epoch: a file
+# may be stored sorted (by count, say), and then fixed batches would not mix.
+NPZ_DEFAULT = _DEFAULT.replace(data_order='shuffled')

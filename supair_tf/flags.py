@@ -34,6 +34,12 @@ flags.DEFINE_boolean('background_model', None,
                      'ablation with a fixed Normal(0, 0.35) background')
 flags.DEFINE_enum('structure', None, ['random', 'poon_domingos'],
                   'SPN structure (preset: random)')
+flags.DEFINE_integer('structure_seed', None, 'seed of the random SPN structures (default: '
+                     '--seed, so that every run draws its own, as the authors\' runs did)',
+                     lower_bound=0)
+flags.DEFINE_enum('data_order', None, ['fixed', 'shuffled'], 'fixed: the stored order every '
+                  'epoch (the authors\' code; preset of the paper\'s data sets); shuffled: a new '
+                  'order each epoch from --seed (preset of npz:)')
 flags.DEFINE_string('data_dir', '~/.cache/supair', 'where built data sets are cached')
 flags.DEFINE_string('mnist_dir', None, 'folder of the MNIST IDX files '
                     '(default: $SUPAIR_MNIST_DIR, else DATA_DIR/mnist, else download)')
@@ -79,4 +85,4 @@ FLAGS = flags.FLAGS
 # Flag name -> config field, for the preset overrides.
 OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'structure',
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
-             'patch_size')
+             'patch_size', 'structure_seed', 'data_order')

@@ -4,8 +4,8 @@ The model (supair_tf.model) gives the loss and its gradients; the trainer owns t
 optimiser, whose ``iterations`` is the one step counter: it numbers the checkpoints and
 the metrics rows and seeds each step's z_where noise. Resuming is exact: the optimiser
 (with that counter), the train-ELBO window and the accumulated training seconds live in
-the checkpoint, and each epoch's data order is a function of (seed, epoch), so a
-restarted run picks up the very batch it stopped at.
+the checkpoint, and each epoch's data order is a function of (seed, epoch) (or the stored
+order), so a restarted run picks up the very batch it stopped at.
 """
 
 import collections
@@ -197,7 +197,11 @@ class Trainer:
         target.restore(path).assert_existing_objects_matched().expect_partial()
 
     def batch_indices(self, epoch):
-        """The epoch's data order, a function of (seed, epoch) only."""
+        """The epoch's data order: the stored order every epoch (config ``data_order``
+        'fixed', as the authors' code trained), or a permutation that is a function of
+        (seed, epoch) only ('shuffled')."""
+        if self.model.config.data_order == 'fixed':
+            return np.arange(len(self.train))
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.train))
 
     def fit(self, epochs, compiled=None):

@@ -168,3 +168,17 @@ def test_after_the_frequent_epochs_only_epoch_ends_are_evaluated(scenes, tmp_pat
     trainer.fit(4)
     with open(tmp_path / 'metrics.csv') as f:
         assert [int(row['step']) for row in csv.DictReader(f)] == [2, 4, 8, 12, 16]
+
+
+def test_fixed_data_order_takes_the_stored_order_every_epoch_and_shuffled_a_new_one(scenes,
+                                                                                      tmp_path):
+    def orders(data_order):
+        model = Supair(PRESETS['sprites'].replace(batch_size=4, data_order=data_order),
+                       jit_compile=False)
+        trainer = Trainer(model, scenes, scenes, str(tmp_path / data_order), seed=1,
+                          steps_per_epoch=2)
+        return trainer.batch_indices(0), trainer.batch_indices(1)
+    fixed, shuffled = orders('fixed'), orders('shuffled')
+    assert all(np.array_equal(order, np.arange(len(scenes))) for order in fixed)
+    assert not np.array_equal(*shuffled)
+    assert all(np.array_equal(np.sort(order), np.arange(len(scenes))) for order in shuffled)
