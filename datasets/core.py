@@ -50,12 +50,12 @@ def _resolve_mnist_dir(data_dir, mnist_dir):
                               or os.path.join(data_dir, 'mnist'))
 
 
-def _sizes(name):
-    return SIZES['sprites' if name.startswith('sprites') else 'mnist']
+def _sizes(name, sizes=None):
+    return tuple(sizes or SIZES['sprites' if name.startswith('sprites') else 'mnist'])
 
 
-def _build(name, rng, mnist_paths, shape):
-    n_train, n_test = _sizes(name)
+def _build(name, rng, mnist_paths, shape, sizes=None):
+    n_train, n_test = _sizes(name, sizes)
     if name.startswith('sprites'):
         images, counts, boxes = scenes.sprites(n_train + n_test, rng, **shape,
                                                colour=name == 'sprites_rgb')
@@ -70,10 +70,10 @@ def _build(name, rng, mnist_paths, shape):
     return [(background(images, rng), counts, boxes) for images, counts, boxes in (train, test)]
 
 
-def _cache_name(name, seed, mnist_paths, shape=None):
+def _cache_name(name, seed, mnist_paths, shape=None, sizes=None):
     shape = shape or {'canvas': scenes.CANVAS, 'max_objects': scenes.MAX_OBJECTS}
     key = f'{name}_v{BUILDER_VERSION}_seed{seed}_canvas{shape["canvas"]}'
-    key += f'_max{shape["max_objects"]}_n{{}}-{{}}'.format(*_sizes(name))
+    key += f'_max{shape["max_objects"]}_n{{}}-{{}}'.format(*_sizes(name, sizes))
     if mnist_paths:  # the digits drawn depend on the pool the MNIST files hold
         key += '_pool' + '-'.join(str(os.path.getsize(mnist_paths[s])) for s in ('train', 'test'))
     return key + '.npz'
@@ -97,15 +97,39 @@ _CACHE_KEYS = [f'{split}_{part}' for split in ('train', 'test')
                for part in ('images', 'counts', 'boxes')]
 
 
-def _read_cache(path):
-    """The arrays of a cached data set, or None (said in one line) if the file is damaged."""
+def _cache_problem(arrays, name, shape, sizes=None):
+    """Why cached arrays are not what ``name`` with ``shape`` builds, or None: the sizes,
+    scene shape, dtypes and value ranges its parameters imply."""
+    channels = 3 if name == 'sprites_rgb' else 1
+    canvas, most = shape['canvas'], shape['max_objects']
+    for split, n in zip(('train', 'test'), _sizes(name, sizes), strict=True):
+        images, counts, boxes = (arrays[f'{split}_{part}'] for part in
+                                 ('images', 'counts', 'boxes'))
+        expected = {'images': (n, canvas, canvas, channels), 'counts': (n,),
+                    'boxes': (n, most, 4)}
+        for part, array in (('images', images), ('counts', counts), ('boxes', boxes)):
+            if array.shape != expected[part]:
+                return f'{split}_{part} is {list(array.shape)}, not {list(expected[part])}'
+        if images.dtype != np.float32 or not (np.all(np.isfinite(images)) and
+                                              images.min() >= 0 and images.max() <= 1):
+            return f'{split}_images are not float32 in [0, 1]'
+        if not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0 or \
+                counts.max() > most:
+            return f'{split}_counts are not integers in 0..{most}'
+        if not (np.all(np.isfinite(boxes)) and boxes.min() >= 0 and boxes.max() <= canvas):
+            return f'{split}_boxes are not pixel positions in [0, {canvas}]'
+    return None
+
+
+def _read_cache(path, name, shape, sizes=None):
+    """The arrays of a cached data set, or None (said in one line) if the file is damaged or
+    not what the data set's parameters make."""
     try:
         with np.load(path) as f:
             arrays = {k: f[k] for k in _CACHE_KEYS}
-        if all(len(arrays[f'{s}_images']) == len(arrays[f'{s}_counts']) ==
-               len(arrays[f'{s}_boxes']) > 0 for s in ('train', 'test')):
+        problem = _cache_problem(arrays, name, shape, sizes)
+        if problem is None:
             return arrays
-        problem = 'its arrays disagree in length'
     except Exception as e:  # noqa: BLE001  (zip, pickle and key errors all mean "damaged")
         problem = f'{type(e).__name__}: {e}'.splitlines()[0][:120]
     print(f'the data cache {path} is damaged ({problem}); building it again', flush=True)
@@ -113,14 +137,15 @@ def _read_cache(path):
 
 
 def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, download=True,
-                 max_objects=None, scene_size=None):
+                 max_objects=None, scene_size=None, sizes=None):
     """Returns ``(train, test)`` SceneSets of the named data set: a built-in one (from cache
     if built before; ``max_objects`` and ``scene_size`` change its scenes from the paper's
-    0-2 objects on 50 x 50), or ``npz:PATH`` (load_npz)."""
+    0-2 objects on 50 x 50, ``sizes = (train, test)`` its numbers of scenes from SIZES), or
+    ``npz:PATH`` (load_npz)."""
     if name.startswith(NPZ_PREFIX):
-        if max_objects is not None or scene_size is not None:
-            raise DatasetError('max_objects and scene_size are for the built-in data sets; an '
-                               '.npz file brings its own scenes')
+        if max_objects is not None or scene_size is not None or sizes is not None:
+            raise DatasetError('max_objects, scene_size and scenes are for the built-in data '
+                               'sets; an .npz file brings its own scenes')
         return load_npz(name[len(NPZ_PREFIX):])
     if name not in DATASETS:
         raise DatasetError(f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)}, '
@@ -130,14 +155,16 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
     if shape['max_objects'] < 1 or shape['canvas'] < 32:
         raise DatasetError(f'max_objects must be >= 1 and scene_size >= 32 (a digit is up to '
                            f'31 pixels wide), got {shape["max_objects"]} and {shape["canvas"]}')
+    if sizes is not None and (len(sizes) != 2 or min(sizes) < 1):
+        raise DatasetError(f'scenes takes two positive numbers, train,test; got {sizes}')
     data_dir = os.path.expanduser(data_dir)
     mnist_paths = None
     if not name.startswith('sprites'):  # fail early, before any work, if digits are missing
         mnist_paths = mnist_image_paths(_resolve_mnist_dir(data_dir, mnist_dir), download)
-    path = os.path.join(data_dir, _cache_name(name, seed, mnist_paths, shape))
-    arrays = _read_cache(path) if os.path.exists(path) else None
+    path = os.path.join(data_dir, _cache_name(name, seed, mnist_paths, shape, sizes))
+    arrays = _read_cache(path, name, shape, sizes) if os.path.exists(path) else None
     if arrays is None:
-        train, test = _build(name, np.random.default_rng(seed), mnist_paths, shape)
+        train, test = _build(name, np.random.default_rng(seed), mnist_paths, shape, sizes)
         arrays = {}
         for split, (images, counts, boxes) in (('train', train), ('test', test)):
             images = images[..., None] if images.ndim == 3 else images

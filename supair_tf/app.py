@@ -1,6 +1,5 @@
 """What run.py does: configure from flags, then train, evaluate or export."""
 
-import json
 import os
 import shutil
 import signal
@@ -15,11 +14,12 @@ from datasets import DatasetError, load_dataset
 from datasets.core import NPZ_PREFIX
 from datasets.scenes import CANVAS
 from supair_tf.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
-from supair_tf.config import NPZ_DEFAULT, PRESETS, SupairConfig
+from supair_tf.config import NPZ_DEFAULT, PRESETS
 from supair_tf.export import export_saved_model
 from supair_tf.flags import FLAGS, OVERRIDES
 from supair_tf.model import Supair
 from supair_tf.pictures import sample_sheet
+from supair_tf.run_folder import RunFolder, RunFolderError, flat_settings, replace_export
 from supair_tf.runtime import configure
 from supair_tf.training import CheckpointError, Trainer
 
@@ -28,8 +28,6 @@ class UsageError(Exception):
     """A problem with the command line or the run directory; one line says what to do."""
 
 
-# What a settings.json written before these settings existed meant by their absence.
-LEGACY_SETTINGS = {'data_order': 'shuffled'}
 # Choices whose default depends on the run: a run folder's stored value, else these.
 INHERITED = ('structure_seed', 'data_order')
 
@@ -43,8 +41,8 @@ def config_from_flags(scene_shape, stored=None):
     overrides = {'scene_height': height, 'scene_width': width, 'channels': channels,
                  'structure_seed': FLAGS.seed}
     if stored is not None:
-        recorded = {**LEGACY_SETTINGS, **stored.get('config', {})}
-        overrides.update({k: recorded[k] for k in INHERITED if k in recorded})
+        recorded = flat_settings(stored)
+        overrides.update({k: recorded[k] for k in INHERITED})
     for name in OVERRIDES:
         value = getattr(FLAGS, name)
         if value is None:
@@ -82,7 +80,18 @@ def run_settings(config):
     return {'config': {k: list(v) if isinstance(v, tuple) else v
                        for k, v in vars(config).items()},
             'seed': FLAGS.seed, 'data_seed': FLAGS.data_seed, 'dataset': FLAGS.dataset,
-            'max_objects': FLAGS.max_objects, 'steps_per_epoch': FLAGS.steps_per_epoch}
+            'max_objects': FLAGS.max_objects, 'steps_per_epoch': FLAGS.steps_per_epoch,
+            'scenes': scene_counts()}
+
+
+def scene_counts():
+    """--scenes as (train, test), or None for the data set's own."""
+    if FLAGS.scenes is None:
+        return None
+    try:
+        return [int(n) for n in FLAGS.scenes]
+    except ValueError:
+        raise UsageError(f'--scenes takes two numbers, train,test; got {FLAGS.scenes}') from None
 
 
 # Settings of the data alone: a trained model may be evaluated on other scenes of its shape
@@ -90,63 +99,33 @@ def run_settings(config):
 DATA_ONLY = ('max_objects',)
 
 
-def _flat(settings):
-    return {**{k: v for k, v in settings.items() if k != 'config'}, **settings.get('config', {})}
-
-
-def settings_conflict(stored, wanted, ignore=()):
-    """The first setting (other than epochs and ``ignore``) in which two runs differ, as one
-    phrase, or None. A setting missing from an older settings.json counts as its default."""
-    defaults = {**_flat({**run_settings(SupairConfig()), 'steps_per_epoch': None,
-                         'max_objects': None}), **LEGACY_SETTINGS}
-    old, new = _flat(stored), _flat(wanted)
-    for key, value in new.items():
-        if key not in ('epochs', *ignore) and old.get(key, defaults.get(key)) != value:
-            return f'{key} {old.get(key, defaults.get(key))!r} there, {value!r} now'
-    return None
-
-
 def stored_settings(run_dir):
-    """The settings.json of a run folder that holds a checkpoint, or None (no run there yet:
-    a run that failed before its first save has its settings replaced)."""
-    path = os.path.join(run_dir, 'settings.json')
-    if not (os.path.exists(path) and
-            tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))):
-        return None
+    """The settings of the run a folder holds (settings.json, or a checkpoint's copy), or
+    None where no checkpoint is (a run that failed before its first save has its
+    settings replaced)."""
+    folder = RunFolder(run_dir)
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise UsageError(f'{path} is unreadable ({e}); restore it or pass another '
-                         '--run_dir') from None
+        return folder.read_settings() if folder.holds_run() else None
+    except RunFolderError as e:
+        raise UsageError(str(e)) from None
 
 
 def prepare_run_dir(run_dir, config, record=True):
     """Creates the run directory and records the settings (if ``record``).
 
-    A folder that holds a checkpoint belongs to its settings: other settings are
-    refused, naming the first that differs.
+    A folder that holds a checkpoint belongs to its settings (settings.json, or the copy in
+    its checkpoints): other settings are refused, naming the first that differs.
     """
     check_writable(run_dir, 'run_dir')
+    folder = RunFolder(run_dir)
     settings = run_settings(config)
-    path = os.path.join(run_dir, 'settings.json')
-    stored = stored_settings(run_dir)
-    if stored is not None:
-        conflict = settings_conflict(stored, settings, ignore=() if record else DATA_ONLY)
-        if conflict:
-            raise UsageError(f'{run_dir} holds a run with other settings ({conflict}); '
-                             'pass another --run_dir or the same flags')
+    try:
+        folder.check_settings(settings, ignore=() if record else DATA_ONLY)
+    except RunFolderError as e:
+        raise UsageError(str(e)) from None
     if record:
-        replace_text(path, json.dumps(settings, indent=1))
-        replace_text(os.path.join(run_dir, 'flags.txt'), FLAGS.flags_into_string())
-
-
-def replace_text(path, text):
-    """Writes ``path`` whole or not at all: the other workers of a multi-worker run read
-    the settings while the chief rewrites them."""
-    with open(path + '.tmp', 'w') as f:
-        f.write(text)
-    os.replace(path + '.tmp', path)
+        folder.record_settings(settings, FLAGS.flags_into_string())
+    return settings
 
 
 def check_writable(folder, flag):
@@ -199,10 +178,11 @@ def run():
         task = read_tf_config(os.environ.get('TF_CONFIG', ''))
     train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
                                seed=FLAGS.data_seed, download=FLAGS.download,
-                               max_objects=FLAGS.max_objects, scene_size=FLAGS.scene_size)
+                               max_objects=FLAGS.max_objects, scene_size=FLAGS.scene_size,
+                               sizes=scene_counts())
     config = config_from_flags(train.images.shape[1:], stored_settings(run_dir))
     chief = task is None or task.is_chief
-    prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train' and chief)
+    settings = prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train' and chief)
     if config.batch_size > len(train):
         raise UsageError(f'--batch_size={config.batch_size} exceeds the {len(train)} training '
                          'scenes')
@@ -233,7 +213,7 @@ def run():
                       frequent_eval_epochs=FLAGS.frequent_eval_epochs,
                       stop_gain=FLAGS.stop_gain, stop_epochs=FLAGS.stop_epochs,
                       checkpoint_seconds=FLAGS.checkpoint_seconds, verbose=int(chief),
-                      chief=chief)
+                      chief=chief, settings=settings)
     if task:
         train_worker(trainer, config, waiting, export_dir, chief)
         return
@@ -242,6 +222,8 @@ def run():
     else:
         if not trainer.restore():
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
+        print(f'restored step {int(trainer.step.numpy())} from {trainer.newest_checkpoint()}',
+              flush=True)
         if FLAGS.mode == 'sample':
             folder = os.path.join(run_dir, 'pictures')
             os.makedirs(folder, exist_ok=True)
@@ -252,10 +234,19 @@ def run():
                   f'{folder}/samples.png (leaf means: samples_leaf_means.png)')
             return
         result = trainer.evaluate_now()
-    print_result(result)
+    print_result(result, int(trainer.step.numpy()))
     if FLAGS.mode in ('train', 'export'):
-        export_saved_model(model, export_dir)
-        print(f'SavedModel written to {export_dir}')
+        export(model, export_dir, int(trainer.step.numpy()))
+
+
+def export(model, export_dir, step):
+    """Replaces the SavedModel in ``export_dir`` with this step's, unless it holds a newer
+    step's (then one line, and the newer one is kept)."""
+    try:
+        replace_export(export_dir, step, lambda folder: export_saved_model(model, folder))
+    except RunFolderError as e:
+        raise UsageError(str(e)) from None
+    print(f'SavedModel of step {step} written to {export_dir}')
 
 
 def train_worker(trainer, config, waiting, export_dir, chief):
@@ -268,11 +259,10 @@ def train_worker(trainer, config, waiting, export_dir, chief):
         step = int(trainer.step.numpy())
         raise UsageError(f'lost contact with another worker at step {step} '
                          f'({type(e).__name__}); start all workers again to resume from '
-                         f'{trainer.source.latest_checkpoint or "the start"}') from None
+                         f'{trainer.newest_checkpoint() or "the start"}') from None
     if chief:
-        print_result(result)
-        export_saved_model(trainer.model, export_dir)
-        print(f'SavedModel written to {export_dir}')
+        print_result(result, int(trainer.step.numpy()))
+        export(trainer.model, export_dir, int(trainer.step.numpy()))
     else:
         scratch = tempfile.mkdtemp(prefix='supair_worker_export_')
         try:
@@ -287,21 +277,22 @@ def fit(trainer, epochs, compiled=None):
     try:
         return trainer.fit(epochs, compiled=compiled)
     except FloatingPointError as e:
-        newest = trainer.source.latest_checkpoint or 'none yet'
+        newest = trainer.newest_checkpoint() or 'none yet'
         raise UsageError(f'{e}; newest checkpoint: {newest}') from None
 
 
-def print_result(result):
-    """The final evaluation and its confusion matrix (or, unlabelled, the counts found)."""
+def print_result(result, step):
+    """The evaluation of ``step`` and its confusion matrix (or, unlabelled, the counts
+    found)."""
     confusion = result['confusion']
     found = f'found 0-{confusion.shape[1] - 1}'
     if np.isnan(result['test_count_acc']):
-        print(f"test ELBO {result['elbo']:.1f} (no count labels); scenes by count {found}:\n"
-              f"{confusion[0]}")
+        print(f"step {step}: test ELBO {result['elbo']:.1f} (no count labels); scenes by "
+              f"count {found}:\n{confusion[0]}")
         return
-    print(f"test count accuracy {result['test_count_acc']:.4f}, IoU {result['test_iou']:.3f}, "
-          f"ELBO {result['elbo']:.1f}; counts (rows: true 0-{confusion.shape[0] - 1}, "
-          f"columns: {found}):\n{confusion}")
+    print(f"step {step}: test count accuracy {result['test_count_acc']:.4f}, "
+          f"IoU {result['test_iou']:.3f}, ELBO {result['elbo']:.1f}; counts (rows: true "
+          f"0-{confusion.shape[0] - 1}, columns: {found}):\n{confusion}")
 
 
 def stop_like_ctrl_c():

@@ -13,6 +13,8 @@ flags.DEFINE_integer('max_objects', None, 'built-in data sets: up to this many o
                      'scene (paper: 2)', lower_bound=1)
 flags.DEFINE_integer('scene_size', None, 'built-in data sets: scenes of this many pixels '
                      'square (paper: 50)', lower_bound=32)
+flags.DEFINE_list('scenes', None, 'built-in data sets: TRAIN,TEST scenes to build (paper: '
+                  '60000,10000 for the MNIST sets, 40000,10000 for Sprites), for quick runs')
 flags.DEFINE_integer('steps', None, 'N_max: objects the model can find per scene (paper: 3)',
                      lower_bound=1)
 flags.DEFINE_integer('patch_size', None, 'A: side of the object SPN\'s patch (paper: 28)',

@@ -3,27 +3,33 @@
 The trainer hands numbers to a RunLog; the log computes nothing and never calls back.
 """
 
-import csv
 import math
-import os
 
 import tensorflow as tf
 
-CSV_FIELDS = ['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'elbo',
-              'train_elbo']
+from supair_tf.run_folder import RunFolder
 
 
 class RunLog:
     """metrics.csv, TensorBoard summaries and console output of one run directory.
 
-    With ``write=False`` (a worker other than the chief) it writes no files.
+    With ``write=False`` (a worker other than the chief) it writes no files. The
+    TensorBoard writer opens at the first scalar, after ``keep_until`` has cut the logs
+    back to the step training resumes from.
     """
 
     def __init__(self, run_dir, verbose=1, write=True):
-        self.path = os.path.join(run_dir, 'metrics.csv')
+        self.folder = RunFolder(run_dir)
         self.verbose, self.write = verbose, write
-        self.writer = (tf.summary.create_file_writer(os.path.join(run_dir, 'tensorboard'))
-                       if write else tf.summary.create_noop_writer())
+        self._writer = None
+
+    @property
+    def writer(self):
+        """The TensorBoard writer (a no-op one on workers that do not write)."""
+        if self._writer is None:
+            self._writer = (tf.summary.create_file_writer(self.folder.tensorboard_dir)
+                            if self.write else tf.summary.create_noop_writer())
+        return self._writer
 
     def say(self, text):
         """One console line (none when quiet)."""
@@ -40,12 +46,7 @@ class RunLog:
         TensorBoard and says them in one line."""
         if not self.write:
             return
-        new = not os.path.exists(self.path)
-        with open(self.path, 'a', newline='') as f:
-            writer = csv.DictWriter(f, CSV_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        self.folder.append_metrics(row)
         with self.writer.as_default(step=row['step']):
             for key in ('test_count_acc', 'test_iou', 'elbo'):
                 tf.summary.scalar(f'test/{key}', row[key])
@@ -56,22 +57,15 @@ class RunLog:
 
     def epoch_end_elbos(self, steps_per_epoch):
         """``{epoch: test ELBO}`` of the rows logged at the end of an epoch."""
-        if not os.path.exists(self.path):
-            return {}
-        with open(self.path, newline='') as f:
-            return {int(r['step']) // steps_per_epoch: float(r['elbo'])
-                    for r in csv.DictReader(f) if int(r['step']) % steps_per_epoch == 0}
+        return {int(r['step']) // steps_per_epoch: float(r['elbo'])
+                for r in self.folder.metrics_rows() if int(r['step']) % steps_per_epoch == 0}
 
     def keep_until(self, step):
-        """Drops the rows logged after ``step`` (a resumed run starts again from its
-        checkpoint); returns the steps of the rows kept."""
-        if not self.write or not os.path.exists(self.path):
+        """Drops the rows and TensorBoard events logged after ``step`` (training starts again
+        from there, also from 0); returns the steps of the rows kept."""
+        if not self.write:
             return set()
-        with open(self.path, newline='') as f:
-            rows = [r for r in csv.DictReader(f) if int(r['step']) <= step]
-        with open(self.path + '.tmp', 'w', newline='') as f:
-            writer = csv.DictWriter(f, CSV_FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(self.path + '.tmp', self.path)
-        return {int(r['step']) for r in rows}
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        return self.folder.cut_logs_to(step)

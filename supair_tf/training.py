@@ -9,6 +9,7 @@ order), so a restarted run picks up the very batch it stopped at.
 """
 
 import collections
+import json
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ import tensorflow as tf
 
 from supair_tf.evaluation import evaluate
 from supair_tf.pictures import inference_sheet, reconstruction_sheet, sample_sheet
+from supair_tf.run_folder import RunFolder
 from supair_tf.runlog import RunLog
 
 
@@ -119,7 +121,7 @@ class Trainer:
 
     def __init__(self, model, train, test, run_dir, seed=0, steps_per_epoch=None, strategy=None,
                  evals_per_epoch=4, checkpoint_seconds=180, verbose=1, chief=True,
-                 stop_gain=0.0, stop_epochs=5, frequent_eval_epochs=None):
+                 stop_gain=0.0, stop_epochs=5, frequent_eval_epochs=None, settings=None):
         self.model, self.train, self.test, self.chief = model, train, test, chief
         with (strategy or tf.distribute.get_strategy()).scope():
             self.optimizer = make_optimizer(model)
@@ -146,24 +148,32 @@ class Trainer:
         self.recent_elbos = collections.deque(maxlen=TRAIN_ELBO_WINDOW)
         self.saved_elbos = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.nan), trainable=False)
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        # A copy of the run's settings in every checkpoint: the folder's truth if
+        # settings.json is lost (supair_tf.run_folder).
+        self.settings = tf.Variable(json.dumps(settings or {}), dtype=tf.string,
+                                    trainable=False)
         # What a checkpoint must hold, and all it holds (the window is newer than some runs).
         self.required = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
                                             train_seconds=self.train_seconds)
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
                                               train_seconds=self.train_seconds,
-                                              recent_train_elbos=self.saved_elbos)
+                                              recent_train_elbos=self.saved_elbos,
+                                              settings=self.settings)
         # Checkpoints are read from the run directory and written there by the chief only.
-        folder = os.path.join(run_dir, 'checkpoints')
+        self.folder = RunFolder(run_dir)
+        if chief:
+            self.folder.repair_checkpoint_state()
         self.scratch = None if chief else tempfile.mkdtemp(prefix='supair_worker_checkpoints_')
-        self.manager = tf.train.CheckpointManager(self.checkpoint, self.scratch or folder, 3)
-        self.source = (self.manager if chief else
-                       tf.train.CheckpointManager(self.checkpoint, folder, 3))
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.scratch or self.folder.checkpoint_dir, 3)
         self.log = RunLog(run_dir, verbose, write=chief)
 
     def restore(self):
         """Continues from the newest readable checkpoint in the run directory, if any (a
-        damaged newer one is skipped with a line saying so); returns its step."""
-        for path in reversed(self.source.checkpoints):
+        damaged newer one is skipped with a line saying so); returns its step. Checkpoints
+        are found from their files, so a lost or stale state file loses none."""
+        found = self.folder.checkpoints()
+        for path in reversed(found):
             try:
                 self._restore_required(path)
                 self.saved_elbos.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
@@ -176,10 +186,15 @@ class Trainer:
             except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
                 self.log.say(f'checkpoint {path} is unreadable ({type(e).__name__}); '
                              'trying the one before')
-        if self.source.checkpoints:
-            raise CheckpointError(f'no readable checkpoint in {self.source.directory}; '
+        if found:
+            raise CheckpointError(f'no readable checkpoint in {self.folder.checkpoint_dir}; '
                                   'move the folder away to start afresh')
         return int(self.step.numpy())
+
+    def newest_checkpoint(self):
+        """The newest checkpoint file prefix of the run directory, or None."""
+        found = self.folder.checkpoints()
+        return found[-1] if found else None
 
     def _restore_required(self, path):
         """Reads the model, Adam and the training seconds from ``path``. Checkpoints written
@@ -221,9 +236,10 @@ class Trainer:
         start = self.restore()
         trained_before = float(self.train_seconds.numpy())
         total = epochs * self.steps_per_epoch
+        # Rows and events above the step resumed from (from 0 too) would be logged twice.
+        logged = self.log.keep_until(start)
         if start:
             self.log.say(f'resuming from step {start} of {total}')
-            logged = self.log.keep_until(start)
             self._log_missed_evaluation(start, logged)
         if start < total:
             self.log.say(f'compiled the training step in {self.compile_step():.1f} s '

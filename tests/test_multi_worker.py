@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from supair_tf.cluster import loopback_tf_configs
-from tests.test_run import ENV, ROOT, read_metrics, small_sprites  # noqa: F401 (a fixture)
+from tests.test_run import (  # noqa: F401 (small_sprites: a fixture)
+    ENV,
+    ROOT,
+    SMALL_FLAG,
+    read_metrics,
+    small_sprites,
+)
 
 STEP_SCRIPT = """
 import os, sys
@@ -64,7 +70,8 @@ def test_two_workers_take_the_step_of_one_process_on_the_whole_batch(tmp_path):
 
 
 def run_args(data_dir, run_dir, *extra):
-    return [os.path.join(ROOT, 'run.py'), f'--data_dir={data_dir}', f'--run_dir={run_dir}',
+    return [os.path.join(ROOT, 'run.py'), f'--data_dir={data_dir}', SMALL_FLAG,
+            f'--run_dir={run_dir}',
             '--batch_size=16', '--steps_per_epoch=30', '--epochs=1', '--evals_per_epoch=1',
             '--test_scenes=32', '--threads=1', '--strategy=multi_worker', *extra]
 

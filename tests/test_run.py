@@ -29,19 +29,18 @@ def python(code):
     return result.stdout
 
 
+SMALL = (480, 96)  # the small Sprites set of these tests: training and test scenes
+SMALL_FLAG = f'--scenes={SMALL[0]},{SMALL[1]}'
+
+
 @pytest.fixture(scope='module')
 def small_sprites(tmp_path_factory):
-    """A data directory whose Sprites cache holds a small set (built by the real builder)."""
+    """A data directory whose cache holds a small Sprites set (run.py takes it with
+    SMALL_FLAG)."""
     data_dir = str(tmp_path_factory.mktemp('data'))
     python(f"""
 import datasets.core as core
-core.SIZES['sprites'] = (480, 96)
-train, test = core.load_dataset('sprites', data_dir={data_dir!r}, seed=42)
-import os, shutil
-name = os.listdir({data_dir!r})[0]
-core.SIZES['sprites'] = (40000, 10000)
-shutil.move(os.path.join({data_dir!r}, name),
-            os.path.join({data_dir!r}, core._cache_name('sprites', 42, None)))
+core.load_dataset('sprites', data_dir={data_dir!r}, seed=42, sizes={SMALL})
 """)
     return data_dir
 
@@ -49,7 +48,7 @@ shutil.move(os.path.join({data_dir!r}, name),
 @pytest.fixture(scope='module')
 def trained_run(small_sprites, tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp('run'))
-    common = [f'--data_dir={small_sprites}', f'--run_dir={run_dir}', '--batch_size=16',
+    common = [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={run_dir}', '--batch_size=16',
               '--steps_per_epoch=10', '--evals_per_epoch=2', '--dataset=sprites']
     first = run_py(*common, '--epochs=1')
     second = run_py(*common, '--epochs=2')
@@ -94,7 +93,7 @@ def test_saved_model_serves_the_same_counts_in_a_fresh_process(trained_run, smal
     run_dir, _, _ = trained_run
     scenes = os.path.join(run_dir, 'scenes.npy')
     from datasets import load_dataset
-    _, test = load_dataset('sprites', data_dir=small_sprites)
+    _, test = load_dataset('sprites', data_dir=small_sprites, sizes=SMALL)
     np.save(scenes, test.images[:64])
     loaded = json.loads(python(f"""
 import json, numpy as np, tensorflow as tf
@@ -213,7 +212,8 @@ def test_stderr_holds_only_the_error_line_without_gpu_noise(tmp_path):
 
 
 def test_a_batch_larger_than_the_data_is_refused_before_training(small_sprites, tmp_path):
-    result = run_py(f'--data_dir={small_sprites}', f'--run_dir={tmp_path}', '--batch_size=1000',
+    result = run_py(f'--data_dir={small_sprites}', SMALL_FLAG,
+                    f'--run_dir={tmp_path}', '--batch_size=1000',
                     check=False)
     assert result.returncode != 0 and 'Traceback' not in result.stderr
     assert '--batch_size=1000 exceeds the 480 training scenes' in result.stderr
@@ -221,7 +221,8 @@ def test_a_batch_larger_than_the_data_is_refused_before_training(small_sprites, 
 
 def test_resuming_with_another_steps_per_epoch_is_refused_by_name(trained_run, small_sprites):
     run_dir = trained_run[0]
-    result = run_py(f'--data_dir={small_sprites}', f'--run_dir={run_dir}', '--batch_size=16',
+    result = run_py(f'--data_dir={small_sprites}', SMALL_FLAG,
+                    f'--run_dir={run_dir}', '--batch_size=16',
                     '--steps_per_epoch=5', '--evals_per_epoch=2', '--epochs=2', check=False)
     assert result.returncode != 0 and 'Traceback' not in result.stderr
     assert 'steps_per_epoch 10 there, 5 now' in result.stderr
@@ -232,7 +233,7 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
     """Folders made when every seed shared structure 0 and data was reshuffled every epoch
     (their settings.json has no data_order) resume with those choices, not today's
     defaults; an explicit flag that differs is refused by name."""
-    common = [f'--data_dir={small_sprites}', f'--run_dir={tmp_path}', '--batch_size=16',
+    common = [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={tmp_path}', '--batch_size=16',
               '--steps_per_epoch=4', '--evals_per_epoch=1', '--seed=1', '--test_scenes=32']
     run_py(*common, '--epochs=1', '--structure_seed=0', '--data_order=shuffled')
     path = tmp_path / 'settings.json'
@@ -247,7 +248,8 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
 
 
 def test_an_eval_without_checkpoint_leaves_no_settings_behind(small_sprites, tmp_path):
-    result = run_py(f'--data_dir={small_sprites}', f'--run_dir={tmp_path}', '--mode=eval',
+    result = run_py(f'--data_dir={small_sprites}', SMALL_FLAG,
+                    f'--run_dir={tmp_path}', '--mode=eval',
                     check=False)
     assert 'no checkpoint in' in result.stderr
     assert not (tmp_path / 'settings.json').exists()
@@ -262,7 +264,7 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprite
     import signal
     import time
     run_dir = tmp_path / 'killed'
-    args = [sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={small_sprites}',
+    args = [sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={small_sprites}', SMALL_FLAG,
             f'--run_dir={run_dir}', '--batch_size=16', '--steps_per_epoch=30', '--epochs=3',
             '--evals_per_epoch=1', '--checkpoint_seconds=1', '--test_scenes=32']
     process = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -294,7 +296,7 @@ def test_a_run_stopped_with_sigterm_saves_the_step_it_reached(small_sprites, tmp
     import signal
     import time
     run_dir = tmp_path / 'stopped'
-    args = [sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={small_sprites}',
+    args = [sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={small_sprites}', SMALL_FLAG,
             f'--run_dir={run_dir}', '--batch_size=8', '--steps_per_epoch=10', '--epochs=50',
             '--evals_per_epoch=1', '--checkpoint_seconds=100000', '--test_scenes=16']
     # Started ignoring SIGINT, as a background job of a shell is.
@@ -333,7 +335,7 @@ def test_a_killed_and_resumed_deterministic_run_ends_with_the_same_parameters(sm
     import re
     import signal
     import time
-    common = [f'--data_dir={small_sprites}', '--batch_size=16', '--steps_per_epoch=8',
+    common = [f'--data_dir={small_sprites}', SMALL_FLAG, '--batch_size=16', '--steps_per_epoch=8',
               '--epochs=2', '--evals_per_epoch=1', '--test_scenes=32', '--deterministic',
               '--checkpoint_seconds=1']
     whole = tmp_path / 'whole'
@@ -375,13 +377,52 @@ np.savez(sys.argv[2], **{str(i): reader.get_tensor(n) for i, n in enumerate(name
     assert final[0]['train_elbo'] == final[1]['train_elbo']  # the same batches averaged
 
 
+def copy_of(trained_run, tmp_path):
+    """A copy of the trained run's folder (ckpt-10, ckpt-20, the export of step 20) and the
+    flags it was trained with."""
+    import shutil
+    run_dir = str(tmp_path / 'run')
+    shutil.copytree(trained_run[0], run_dir)
+    return run_dir, [f'--run_dir={run_dir}', '--batch_size=16', '--steps_per_epoch=10',
+                     '--evals_per_epoch=2', '--dataset=sprites']
+
+
+def test_after_a_damaged_newest_checkpoint_eval_names_the_step_and_export_keeps_the_newer(
+        trained_run, small_sprites, tmp_path):
+    run_dir, flags = copy_of(trained_run, tmp_path)
+    for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-20.data-*')):
+        with open(path, 'r+b') as f:
+            f.truncate(os.path.getsize(path) // 3)
+    data = [f'--data_dir={small_sprites}', SMALL_FLAG]
+    evaluated = run_py(*data, *flags, '--mode=eval', '--epochs=2')
+    assert 'restored step 10 from' in evaluated.stdout
+    assert 'step 10: test count accuracy' in evaluated.stdout
+    exported = run_py(*data, *flags, '--mode=export', '--epochs=2', check=False)
+    assert exported.returncode != 0 and 'Traceback' not in exported.stderr
+    assert 'holds a SavedModel of step 20, newer than step 10' in exported.stderr
+    with open(os.path.join(run_dir, 'saved_model', 'assets.extra', 'supair.json')) as f:
+        assert json.load(f)['step'] == 20
+
+
+def test_a_run_whose_settings_json_is_lost_refuses_other_flags_and_records_nothing(
+        trained_run, small_sprites, tmp_path):
+    run_dir, flags = copy_of(trained_run, tmp_path)
+    os.remove(os.path.join(run_dir, 'settings.json'))
+    result = run_py(f'--data_dir={small_sprites}', SMALL_FLAG, *flags, '--epochs=3',
+                    '--learning_rate=0.01', check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert 'learning_rate 0.001 there, 0.01 now' in result.stderr
+    assert not os.path.exists(os.path.join(run_dir, 'settings.json'))
+
+
 def test_a_broken_settings_file_beside_a_checkpoint_stops_with_one_line(trained_run,
                                                                          small_sprites, tmp_path):
     import shutil
     run_dir = tmp_path / 'copy'
     shutil.copytree(trained_run[0], run_dir)
     (run_dir / 'settings.json').write_text('{"config": {"scene_size": 5')
-    result = run_py(f'--data_dir={small_sprites}', f'--run_dir={run_dir}', '--batch_size=16',
+    result = run_py(f'--data_dir={small_sprites}', SMALL_FLAG,
+                    f'--run_dir={run_dir}', '--batch_size=16',
                     '--steps_per_epoch=10', '--evals_per_epoch=2', '--epochs=2', check=False)
     assert result.returncode != 0 and 'Traceback' not in result.stderr
     assert 'settings.json is unreadable' in result.stderr

@@ -190,34 +190,45 @@ def test_missing_mnist_offline_says_which_files_to_put_where(tmp_path):
     assert str(tmp_path / 'none') in str(error.value)
 
 
-def test_built_sets_are_cached_atomically_and_read_back(tmp_path, monkeypatch):
-    monkeypatch.setitem(__import__('datasets.core').core.SIZES, 'sprites', (80, 20))
-    train, test = load_dataset('sprites', data_dir=str(tmp_path), seed=3)
+def test_built_sets_are_cached_atomically_and_read_back(tmp_path):
+    train, test = load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(80, 20))
     assert train.images.shape == (80, 50, 50, 1) and len(test) == 20
     files = os.listdir(tmp_path)
     assert len(files) == 1 and files[0].endswith('.npz') and 'seed3' in files[0]
-    again, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=3)
+    again, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(80, 20))
     np.testing.assert_array_equal(again.images, train.images)
-    other, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=4)
+    other, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=4, sizes=(80, 20))
     assert not np.array_equal(other.images, train.images)
     batch = next(iter(train.to_tf_dataset(batch_size=16, shuffle=True, seed=0)))
     assert batch['images'].shape == (16, 50, 50, 1) and batch['boxes'].shape == (16, 2, 4)
 
 
-@pytest.mark.parametrize('damage', ['truncate', 'garbage', 'wrong_keys'])
-def test_a_damaged_cache_is_reported_and_built_again(tmp_path, monkeypatch, capsys, damage):
-    monkeypatch.setitem(__import__('datasets.core').core.SIZES, 'sprites', (40, 10))
-    train, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=5)
+@pytest.mark.parametrize('damage', ['truncate', 'garbage', 'wrong_keys', 'wrong_sizes',
+                                    'wrong_values'])
+def test_a_damaged_cache_is_reported_and_built_again(tmp_path, capsys, damage):
+    """Also a file with the right name and keys whose sizes or values are not what the
+    data set's parameters make (40 + 10 Sprites scenes in [0, 1])."""
+    def load():
+        return load_dataset('sprites', data_dir=str(tmp_path), seed=5, sizes=(40, 10))[0]
+    train = load()
     (path,) = tmp_path.glob('*.npz')
     assert oct(path.stat().st_mode & 0o777) == '0o644'
     if damage == 'truncate':
         path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
     elif damage == 'garbage':
         path.write_bytes(b'not a zip file at all' * 100)
-    else:
+    elif damage == 'wrong_keys':
         np.savez(path, something=np.zeros(3))
-    again, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=5)
+    else:
+        with np.load(path) as f:
+            arrays = dict(f)
+        if damage == 'wrong_sizes':
+            arrays = {k: v[:7] for k, v in arrays.items()}
+        else:
+            arrays['train_images'] = arrays['train_images'] * 255.0
+        np.savez(path, **arrays)
+    again = load()
     assert 'is damaged' in capsys.readouterr().out
     np.testing.assert_array_equal(again.images, train.images)
-    load_dataset('sprites', data_dir=str(tmp_path), seed=5)
+    load()
     assert 'is damaged' not in capsys.readouterr().out  # rebuilt and saved

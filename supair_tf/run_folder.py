@@ -1,0 +1,255 @@
+"""A run directory as one object that keeps its own truth.
+
+    RUN_DIR/settings.json        what shapes what the run learns (a copy in every checkpoint)
+    RUN_DIR/checkpoints/ckpt-N   model, Adam (its iterations = N), training seconds, settings
+    RUN_DIR/metrics.csv          one row per evaluated step, at most once
+    RUN_DIR/tensorboard/         the same steps as TensorBoard scalars, at most once
+    EXPORT_DIR/assets.extra/supair.json   the step a SavedModel was made from
+
+Every start checks them against each other: checkpoints are found from their files (the
+``checkpoint`` state file may be missing or stale), settings from settings.json or else
+from the newest checkpoint's copy, logs are cut back to the step that training resumes
+from, and an export never replaces one made from a newer step.
+"""
+
+import csv
+import dataclasses
+import glob
+import json
+import os
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from supair_tf.config import SupairConfig
+
+
+class RunFolderError(Exception):
+    """A run directory that cannot be used as asked; the message is one line."""
+
+
+# What a settings.json written before a setting existed meant by its absence.
+LEGACY_SETTINGS = {'data_order': 'shuffled', 'data_seed': 42, 'max_objects': None,
+                   'steps_per_epoch': None, 'scenes': None}
+REQUIRED_SETTINGS = ('config', 'seed', 'dataset')
+SETTINGS_KEY = 'settings/.ATTRIBUTES/VARIABLE_VALUE'  # the copy inside a checkpoint
+CSV_FIELDS = ['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'elbo',
+              'train_elbo']
+
+
+def flat_settings(settings):
+    """``{'config': {...}, 'seed': ...}`` -> one level of keys, missing ones at the values
+    older run folders meant by leaving them out."""
+    defaults = {f.name: f.default for f in dataclasses.fields(SupairConfig)}
+    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
+    return {**defaults, **LEGACY_SETTINGS,
+            **{k: v for k, v in settings.items() if k != 'config'}, **settings['config']}
+
+
+def settings_conflict(stored, wanted, ignore=()):
+    """The first setting (other than epochs and ``ignore``) in which two runs differ, as one
+    phrase, or None."""
+    old, new = flat_settings(stored), flat_settings(wanted)
+    for key, value in new.items():
+        if key not in ('epochs', *ignore) and old.get(key) != value:
+            return f'{key} {old.get(key)!r} there, {value!r} now'
+    return None
+
+
+def write_whole(path, text):
+    """Writes ``path`` whole or not at all (a kill, or another worker reading meanwhile,
+    never sees half a file)."""
+    with open(path + '.tmp', 'w') as f:
+        f.write(text)
+    os.replace(path + '.tmp', path)
+
+
+class RunFolder:
+    """One run directory: its settings, checkpoints, metrics and TensorBoard logs."""
+
+    def __init__(self, path):
+        self.path = path
+        self.settings_path = os.path.join(path, 'settings.json')
+        self.checkpoint_dir = os.path.join(path, 'checkpoints')
+        self.metrics_path = os.path.join(path, 'metrics.csv')
+        self.tensorboard_dir = os.path.join(path, 'tensorboard')
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def checkpoints(self):
+        """Every checkpoint prefix, oldest first, found from the files themselves and from
+        the state file (either may miss some after a kill or a copy)."""
+        found = {p[:-len('.index')] for p in glob.glob(os.path.join(self.checkpoint_dir,
+                                                                     'ckpt-*.index'))}
+        state = tf.train.get_checkpoint_state(self.checkpoint_dir)
+        if state:
+            found.update(os.path.join(self.checkpoint_dir, os.path.basename(p))
+                         for p in state.all_model_checkpoint_paths)
+        return sorted(found, key=checkpoint_step)
+
+    def holds_run(self):
+        """Whether any checkpoint (readable or not) is here: then it is never trained over."""
+        return bool(self.checkpoints())
+
+    def repair_checkpoint_state(self):
+        """Rewrites the ``checkpoint`` state file to list every checkpoint found, so that
+        TensorFlow's manager keeps and prunes them all."""
+        paths = self.checkpoints()
+        if paths:
+            tf.compat.v1.train.update_checkpoint_state(
+                self.checkpoint_dir, paths[-1], all_model_checkpoint_paths=paths)
+
+    # ---- settings ----------------------------------------------------------------------
+    def read_settings(self):
+        """settings.json, or else the copy in the newest checkpoint that has one, or None
+        when neither exists. A malformed settings.json is a RunFolderError naming it."""
+        if os.path.exists(self.settings_path):
+            try:
+                with open(self.settings_path) as f:
+                    settings = json.load(f)
+            except (OSError, ValueError) as e:
+                raise RunFolderError(f'{self.settings_path} is unreadable ({e}); restore it, or '
+                                     'delete it to use the copy in the newest checkpoint') from None
+            problem = settings_problem(settings)
+            if problem:
+                raise RunFolderError(f'{self.settings_path} is not a run\'s settings '
+                                     f'({problem}); restore it, or delete it to use the copy '
+                                     'in the newest checkpoint')
+            return settings
+        for path in reversed(self.checkpoints()):
+            try:
+                settings = json.loads(tf.train.load_checkpoint(path).get_tensor(SETTINGS_KEY))
+            except Exception:  # noqa: BLE001  (damaged, or older than the copy: try the next)
+                continue
+            if not settings_problem(settings):
+                return settings
+        return None
+
+    def check_settings(self, wanted, ignore=()):
+        """Refuses settings that differ from those of the run held here (from settings.json
+        or, if that is gone, a checkpoint's copy); a run whose settings are lost entirely
+        is refused too, since what it did can no longer be checked."""
+        if not self.holds_run():
+            return
+        stored = self.read_settings()
+        if stored is None:
+            raise RunFolderError(f'{self.path} holds checkpoints but no settings.json, and '
+                                 'its checkpoints are older than the copy they now keep; '
+                                 'restore settings.json or pass another --run_dir')
+        conflict = settings_conflict(stored, wanted, ignore)
+        if conflict:
+            raise RunFolderError(f'{self.path} holds a run with other settings ({conflict}); '
+                                 'pass another --run_dir or the same flags')
+
+    def record_settings(self, settings, flags_text=None):
+        """Writes settings.json (and the flags as given, for people)."""
+        write_whole(self.settings_path, json.dumps(settings, indent=1))
+        if flags_text is not None:
+            write_whole(os.path.join(self.path, 'flags.txt'), flags_text)
+
+    # ---- logs --------------------------------------------------------------------------
+    def metrics_rows(self):
+        """The rows of metrics.csv that are whole (a kill may cut the last one)."""
+        if not os.path.exists(self.metrics_path):
+            return []
+        with open(self.metrics_path, newline='') as f:
+            return [r for r in csv.DictReader(f) if whole_row(r)]
+
+    def append_metrics(self, row):
+        """Appends one row (the keys of CSV_FIELDS)."""
+        new = not os.path.exists(self.metrics_path)
+        with open(self.metrics_path, 'a', newline='') as f:
+            writer = csv.DictWriter(f, CSV_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def cut_logs_to(self, step):
+        """Drops every metrics row and TensorBoard event above ``step``, the step training
+        resumes from (0 for a fresh start: a run killed before its first checkpoint leaves
+        rows that its rerun would log again); returns the steps still logged."""
+        rows = [r for r in self.metrics_rows() if int(r['step']) <= step]
+        if os.path.exists(self.metrics_path):
+            with open(self.metrics_path + '.tmp', 'w', newline='') as f:
+                writer = csv.DictWriter(f, CSV_FIELDS)
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(self.metrics_path + '.tmp', self.metrics_path)
+        for path in glob.glob(os.path.join(self.tensorboard_dir, '*tfevents*')):
+            cut_events(path, step)
+        return {int(r['step']) for r in rows}
+
+
+def checkpoint_step(path):
+    """``.../ckpt-80`` -> 80."""
+    match = re.search(r'ckpt-(\d+)$', path)
+    return int(match.group(1)) if match else -1
+
+
+def settings_problem(settings):
+    """Why ``settings`` (parsed JSON) is not a run's settings, or None."""
+    if not isinstance(settings, dict):
+        return f'a JSON {type(settings).__name__}, not an object'
+    missing = [k for k in REQUIRED_SETTINGS if k not in settings]
+    if missing:
+        return f'no {", ".join(missing)}'
+    if not isinstance(settings['config'], dict):
+        return '"config" is not an object'
+    return None
+
+
+def whole_row(row):
+    """Whether a metrics.csv row has every field and a numeric step."""
+    return all(row.get(k) not in (None, '') for k in CSV_FIELDS[:3]) and \
+        row['step'].isdigit()
+
+
+def cut_events(path, step):
+    """Rewrites one TensorBoard event file without the events above ``step``."""
+    records = [r.numpy() for r in tf.data.TFRecordDataset(path)]
+    kept = [r for r in records if tf.compat.v1.Event.FromString(r).step <= step]
+    if len(kept) == len(records):
+        return
+    with tf.io.TFRecordWriter(path + '.tmp') as writer:
+        for record in kept:
+            writer.write(record)
+    os.replace(path + '.tmp', path)
+
+
+# ---- exports -----------------------------------------------------------------------------
+def export_step(export_dir):
+    """The step an export was made from, or None (none there, or one from before exports
+    recorded it)."""
+    try:
+        with open(os.path.join(export_dir, 'assets.extra', 'supair.json')) as f:
+            return int(json.load(f)['step'])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def replace_export(export_dir, step, write):
+    """Calls ``write(folder)`` to make the SavedModel of ``step`` beside ``export_dir``, then
+    swaps it in whole. Refuses (RunFolderError) if ``export_dir`` holds one of a newer step."""
+    existing = export_step(export_dir)
+    if existing is not None and existing > step:
+        raise RunFolderError(f'{export_dir} holds a SavedModel of step {existing}, newer than '
+                             f'step {step} restored here; kept it (pass another --export_dir '
+                             'to export this one)')
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    fresh = tempfile.mkdtemp(prefix='.export_', dir=parent)
+    try:
+        write(fresh)
+        os.makedirs(os.path.join(fresh, 'assets.extra'), exist_ok=True)
+        write_whole(os.path.join(fresh, 'assets.extra', 'supair.json'),
+                    json.dumps({'step': int(step)}))
+        old = None
+        if os.path.exists(export_dir):
+            old = tempfile.mkdtemp(prefix='.export_old_', dir=parent)
+            os.replace(export_dir, os.path.join(old, 'saved_model'))
+        os.replace(fresh, export_dir)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if os.path.exists(fresh):
+            shutil.rmtree(fresh, ignore_errors=True)

@@ -1,0 +1,126 @@
+"""The run folder keeps its own truth: after kills, lost or damaged files, it neither logs a
+step twice, nor trains over a run, nor records settings the run did not use, nor replaces
+a newer export."""
+
+import csv
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from datasets.core import SceneSet
+from supair_tf import PRESETS, Supair
+from supair_tf.run_folder import RunFolder, RunFolderError, export_step, replace_export
+from supair_tf.training import Trainer
+
+SETTINGS = {'config': {'learning_rate': 0.001}, 'seed': 0, 'dataset': 'sprites'}
+
+
+@pytest.fixture(scope='module')
+def scenes():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 0.1, [32, 50, 50, 1]).astype(np.float32)
+    return SceneSet(images, np.zeros(32, np.int32), np.zeros([32, 2, 4], np.float32))
+
+
+def make_trainer(scenes, run_dir, **kwargs):
+    model = Supair(PRESETS['sprites'].replace(batch_size=4), jit_compile=False)
+    return Trainer(model, scenes, scenes, str(run_dir), steps_per_epoch=4, evals_per_epoch=2,
+                   checkpoint_seconds=10 ** 6, verbose=0, settings=SETTINGS, **kwargs)
+
+
+def logged_steps(run_dir):
+    """metrics.csv's steps, and TensorBoard's (tag, step) pairs, in the order found."""
+    with open(os.path.join(run_dir, 'metrics.csv')) as f:
+        rows = [int(r['step']) for r in csv.DictReader(f)]
+    events = [(value.tag, event.step)
+              for path in sorted(glob.glob(os.path.join(run_dir, 'tensorboard', '*tfevents*')))
+              for record in tf.data.TFRecordDataset(path)
+              for event in [tf.compat.v1.Event.FromString(record.numpy())]
+              for value in event.summary.value]
+    return rows, events
+
+
+def test_a_kill_before_the_first_checkpoint_logs_no_step_twice(scenes, tmp_path):
+    killed = make_trainer(scenes, tmp_path)
+    killed._run_epoch(0)            # steps 1-4, evaluated at step 2, then killed unsaved
+    killed.log.writer.flush()       # what reached the disk before the kill
+    rerun = make_trainer(scenes, tmp_path)
+    rerun.fit(1)
+    rerun.log.writer.flush()
+    rows, events = logged_steps(tmp_path)
+    assert rows == [2, 4]
+    assert len(events) == len(set(events)) and ('train/elbo', 3) in events
+
+
+def test_a_lost_or_stale_checkpoint_state_file_loses_no_checkpoint(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    for step in (4, 8):
+        trainer.step.assign(step)
+        trainer.save()
+    state = tmp_path / 'checkpoints' / 'checkpoint'
+    stale = state.read_text().replace('ckpt-8', 'ckpt-4')
+    state.unlink()
+    assert make_trainer(scenes, tmp_path).restore() == 8
+    state.write_text(stale)         # as if killed between writing ckpt-8 and the state file
+    assert make_trainer(scenes, tmp_path).restore() == 8
+    assert RunFolder(str(tmp_path)).holds_run()
+
+
+def test_settings_survive_in_the_checkpoints_and_other_flags_are_refused(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.step.assign(4)
+    trainer.save()
+    folder = RunFolder(str(tmp_path))
+    assert not os.path.exists(folder.settings_path)
+    assert folder.read_settings() == SETTINGS
+    folder.check_settings(SETTINGS)
+    other = {**SETTINGS, 'config': {'learning_rate': 0.01}}
+    with pytest.raises(RunFolderError, match="learning_rate 0.001 there, 0.01 now"):
+        folder.check_settings(other)
+    os.remove(tmp_path / 'checkpoints' / 'checkpoint')
+    with pytest.raises(RunFolderError, match='other settings'):
+        folder.check_settings(other)
+
+
+@pytest.mark.parametrize('text', ['[1, 2, 3]', 'null', '{}', '"run"', '{"config": 3, '
+                                  '"seed": 0, "dataset": "sprites"}', '{"config": {'])
+def test_every_malformed_settings_file_is_one_line_naming_it(tmp_path, text):
+    folder = RunFolder(str(tmp_path))
+    os.makedirs(folder.checkpoint_dir)
+    open(os.path.join(folder.checkpoint_dir, 'ckpt-4.index'), 'w').close()
+    with open(folder.settings_path, 'w') as f:
+        f.write(text)
+    with pytest.raises(RunFolderError) as error:
+        folder.check_settings(SETTINGS)
+    message = str(error.value)
+    assert folder.settings_path in message and '\n' not in message
+    assert 'steps_per_epoch' not in message
+
+
+def test_an_export_is_never_replaced_by_one_of_an_older_step(tmp_path):
+    export_dir = str(tmp_path / 'saved_model')
+
+    def write(step):
+        return lambda folder: open(os.path.join(folder, f'model_of_step_{step}'), 'w').close()
+
+    replace_export(export_dir, 80, write(80))
+    with pytest.raises(RunFolderError, match='holds a SavedModel of step 80, newer than step 40'):
+        replace_export(export_dir, 40, write(40))
+    assert export_step(export_dir) == 80
+    assert sorted(os.listdir(export_dir)) == ['assets.extra', 'model_of_step_80']
+    replace_export(export_dir, 120, write(120))
+    assert export_step(export_dir) == 120
+    assert sorted(os.listdir(export_dir)) == ['assets.extra', 'model_of_step_120']
+    assert sorted(os.listdir(tmp_path)) == ['saved_model']  # nothing left beside it
+
+
+def test_settings_recorded_in_a_checkpoint_are_the_trainers(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.step.assign(4)
+    trainer.save()
+    reader = tf.train.load_checkpoint(str(tmp_path / 'checkpoints' / 'ckpt-4'))
+    assert json.loads(reader.get_tensor('settings/.ATTRIBUTES/VARIABLE_VALUE')) == SETTINGS
