@@ -6,7 +6,7 @@ Reads the runs' own metrics.csv files, `results/<dataset>_seed<k>_metrics.csv` (
 `<dataset>_nobg_seed<k>_...` for the ablations); prints Table 2 in Markdown beside the
 paper's SuPAIR and AIR columns and draws the learning curves (test count accuracy)
 against training seconds and against steps, with the paper's time windows marked.
-Needs matplotlib (benchmarks/requirements.txt).
+Needs matplotlib (requirements-bench.txt).
 """
 
 import argparse

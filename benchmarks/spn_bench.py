@@ -11,7 +11,7 @@ import argparse
 
 from common import interleaved_medians, np, tf
 from rat_spn import RatSpn, RegionGraph
-from tests.rat_spn.plain_spn import plain_log_density
+from rat_spn.reference import plain_log_density
 
 
 def paper_spn(num_items, splits, depth, num_gauss, num_sums, var_range):

@@ -68,14 +68,17 @@ class Supair(tf.Module):
     The optimiser and the step counter belong to the trainer (supair_tf.training).
     """
 
-    def __init__(self, config, seed=0, jit_compile=True, name='supair', graphs=None):
+    def __init__(self, config, seed=0, jit_compile=True, name='supair', graphs=None,
+                 spn_layer=RatSpn):
         """``seed`` fixes the initial parameters (it seeds Keras' global generators before
         building) and the z_where noise of every training step. ``jit_compile`` compiles
         the ELBO and its gradients with XLA (the optimiser's update, in the trainer, stays
         outside: Keras' Adam is slower under XLA on the CPU); it computes the same numbers
         as the plain graphs up to float32 rounding (tested). ``graphs``: the object and
         background SPNs' region graphs, instead of the structures the config describes
-        (a comparison with another implementation passes that one's)."""
+        (a comparison with another implementation passes that one's). ``spn_layer``: the
+        class of both SPNs (rat_spn.reference's per-region evaluation, to check or time
+        the fast layer against it)."""
         super().__init__(name=name)
         keras.utils.set_random_seed(seed)
         self.config = config.validate()
@@ -85,11 +88,11 @@ class Supair(tf.Module):
             region_graph(c, c.patch_size, c.patch_size, 6, 2, step=10),
             region_graph(c, c.scene_height, c.scene_width, 3, 1, step=20))
         self.inference = InferenceNet(c)
-        self.object_spn = RatSpn(object_graph, c.obj_gauss, c.obj_sums, 1, c.obj_var_range,
-                                 name='object_spn')
+        self.object_spn = spn_layer(object_graph, c.obj_gauss, c.obj_sums, 1, c.obj_var_range,
+                                    name='object_spn')
         self.background_spn = (
-            RatSpn(background_graph, c.bg_gauss, c.bg_sums, 1, c.bg_var_range,
-                   name='background_spn')
+            spn_layer(background_graph, c.bg_gauss, c.bg_sums, 1, c.bg_var_range,
+                      name='background_spn')
             if c.background_model else None)
         self.seed = seed
         self.count_prior = count_log_prior(c.steps, c.count_decay)

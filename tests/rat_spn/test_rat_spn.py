@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from rat_spn import RatSpn, RegionGraph
-from tests.rat_spn.plain_spn import plain_log_density
+from rat_spn.reference import plain_log_density
 
 
 def make_spn(num_items, splits, depth, num_gauss, num_sums, var_range, seed=0):

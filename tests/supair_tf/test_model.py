@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 
 from datasets import scenes
+from rat_spn.reference import PerRegionRatSpn
 from supair_tf import PRESETS, Supair
 from supair_tf.evaluation import box_iou, scene_iou
 from supair_tf.training import make_optimizer, make_train_step
-from tests.rat_spn.plain_spn import plain_log_density
 
 
 def test_default_preset_has_the_paper_parameter_counts():
@@ -155,16 +155,14 @@ def test_each_structure_seed_draws_its_own_spn_structures():
 
 def test_compiled_step_equals_the_plain_per_region_float64_path(sprite_data):
     """The fast path (XLA, one tensor op per SPN level) against a plain one: no XLA and
-    both SPNs evaluated region by region in float64 (the oracle of tests/rat_spn).
+    both SPNs evaluated region by region in float64 (the oracle of rat_spn.reference).
 
     Same parameters and z_where noise of std 2, so that boxes spread over and past the
     scene. Per-scene ELBOs agree to 1e-5 of the largest; every gradient to 1e-3 of its
     largest entry (float32 sums in another order)."""
     images = sprite_data[0][:32]
-    fast, plain = Supair(PRESETS['sprites']), Supair(PRESETS['sprites'], jit_compile=False)
-    for spn in (plain.object_spn, plain.background_spn):
-        spn.call = lambda x, marginalized=None, spn=spn: tf.cast(
-            plain_log_density(spn, x, marginalized), tf.float32)
+    fast = Supair(PRESETS['sprites'])
+    plain = Supair(PRESETS['sprites'], jit_compile=False, spn_layer=PerRegionRatSpn)
     noise = 2.0 * fast.where_noise(32, 7)
 
     def elbo_and_gradients(model):

@@ -1,4 +1,5 @@
-"""A plain RAT-SPN evaluation: one op per region, in log space, as written in the paper.
+"""A plain RAT-SPN evaluation: one op per region, in log space, as written in the paper
+(Peharz et al. 2018, section 3).
 
 It reads the region graph and the layer's parameters in region layout, and shares
 no evaluation code with the layer: the tests use it as an oracle (in float64), the
@@ -8,6 +9,8 @@ benchmarks as the baseline the fast layer is measured against (in float32).
 import math
 
 import tensorflow as tf
+
+from rat_spn.layer import RatSpn
 
 
 def plain_log_density(spn, x, marginalized, dtype=tf.float64):
@@ -37,3 +40,18 @@ def plain_log_density(spn, x, marginalized, dtype=tf.float64):
             products, weights = tf.concat(products, 1), tf.concat(weights, 0)
             value[region] = tf.reduce_logsumexp(products[:, :, None] + weights[None], axis=1)
     return value[spn.region_graph.root]
+
+
+class PerRegionRatSpn(RatSpn):
+    """The same RAT-SPN (structure, parameters, initialisation) evaluated region by region
+    with ``plain_log_density`` in ``precision``, returning float32 like RatSpn: a model
+    built with it instead of RatSpn computes what the fast layer should, the slow way."""
+
+    def __init__(self, *args, precision=tf.float64, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def call(self, x, marginalized=None):
+        """``log p`` ``[batch, num_classes]``, as RatSpn.call."""
+        x, marginalized = self._check_inputs(x, marginalized)
+        return tf.cast(plain_log_density(self, x, marginalized, self.precision), tf.float32)
