@@ -34,8 +34,8 @@ def main():
 
     def detect(batch):
         outs = [model.detect(test.images[s:s + batch]) for s in range(0, len(test), batch)]
-        found['boxes'] = np.concatenate([o['boxes'].numpy() for o in outs])
-        found['present'] = np.concatenate([o['z_pres'].numpy() >= 0.5 for o in outs])
+        found['boxes'] = np.concatenate([o.boxes.numpy() for o in outs])
+        found['present'] = np.concatenate([o.z_pres.numpy() >= 0.5 for o in outs])
 
     def elbo():
         for s in range(0, 1024, 256):

@@ -284,15 +284,15 @@ def fit(trainer, epochs, compiled=None):
 def print_result(result, step):
     """The evaluation of ``step`` and its confusion matrix (or, unlabelled, the counts
     found)."""
-    confusion = result['confusion']
+    confusion = result.confusion
     found = f'found 0-{confusion.shape[1] - 1}'
-    if np.isnan(result['test_count_acc']):
-        print(f"step {step}: test ELBO {result['elbo']:.1f} (no count labels); scenes by "
-              f"count {found}:\n{confusion[0]}")
+    if np.isnan(result.test_count_acc):
+        print(f'step {step}: test ELBO {result.elbo:.1f} (no count labels); scenes by '
+              f'count {found}:\n{confusion[0]}')
         return
-    print(f"step {step}: test count accuracy {result['test_count_acc']:.4f}, "
-          f"IoU {result['test_iou']:.3f}, ELBO {result['elbo']:.1f}; counts (rows: true "
-          f"0-{confusion.shape[0] - 1}, columns: {found}):\n{confusion}")
+    print(f'step {step}: test count accuracy {result.test_count_acc:.4f}, '
+          f'IoU {result.test_iou:.3f}, ELBO {result.elbo:.1f}; counts (rows: true '
+          f'0-{confusion.shape[0] - 1}, columns: {found}):\n{confusion}')
 
 
 def stop_like_ctrl_c():

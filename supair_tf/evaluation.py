@@ -1,8 +1,30 @@
 """Test metrics: count accuracy, box IoU and ELBO, computed in batches."""
 
 import itertools
+from typing import NamedTuple
 
 import numpy as np
+
+
+class Evaluation(NamedTuple):
+    """Test figures of a model on a scene set."""
+
+    test_count_acc: float   # share of scenes counted right (NaN without count labels)
+    test_iou: float         # mean IoU of the scenes counted right (NaN: none, or no boxes)
+    elbo: float             # mean ELBO
+    confusion: np.ndarray   # [true counts, found counts] scenes; unlabelled: [1, found]
+
+
+class MetricsRow(NamedTuple):
+    """One row of metrics.csv: an evaluation at a step of training."""
+
+    epoch: float
+    step: int
+    train_seconds: float
+    test_count_acc: float
+    test_iou: float
+    elbo: float
+    train_elbo: float       # mean ELBO of the last training batches
 
 
 def box_iou(a, b):
@@ -48,20 +70,19 @@ def evaluate(model, scenes, batch_size=2500, elbo_scenes=1024):
     counts, boxes, present = [], [], []
     for start in range(0, len(scenes), batch_size):
         out = model.detect(scenes.images[start:start + batch_size])
-        counts.append(out['count'].numpy())
-        boxes.append(out['boxes'].numpy())
-        present.append(out['z_pres'].numpy() >= 0.5)
+        counts.append(out.count.numpy())
+        boxes.append(out.boxes.numpy())
+        present.append(out.z_pres.numpy() >= 0.5)
     counts, boxes, present = map(np.concatenate, (counts, boxes, present))
     elbo = np.concatenate([model.elbo(scenes.images[s:s + 256]).numpy()
                            for s in range(0, min(elbo_scenes, len(scenes)), 256)])
     found = model.config.steps + 1
     if scenes.counts is None:
-        return {'test_count_acc': float('nan'), 'test_iou': float('nan'),
-                'elbo': float(np.mean(elbo)),
-                'confusion': np.bincount(counts, minlength=found)[None]}
+        return Evaluation(float('nan'), float('nan'), float(np.mean(elbo)),
+                          np.bincount(counts, minlength=found)[None])
     most = max(int(scenes.counts.max()), scenes.boxes.shape[1])
-    return {'test_count_acc': float(np.mean(counts == scenes.counts)),
-            'test_iou': scene_iou(boxes, present, scenes.boxes, scenes.counts),
-            'elbo': float(np.mean(elbo)),
-            'confusion': np.histogram2d(scenes.counts, counts, bins=[most + 1, found],
-                                        range=[[0, most + 1], [0, found]])[0].astype(int)}
+    return Evaluation(float(np.mean(counts == scenes.counts)),
+                      scene_iou(boxes, present, scenes.boxes, scenes.counts),
+                      float(np.mean(elbo)),
+                      np.histogram2d(scenes.counts, counts, bins=[most + 1, found],
+                                     range=[[0, most + 1], [0, found]])[0].astype(int))

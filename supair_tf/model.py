@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from datasets.core import SceneSet
 from rat_spn import RatSpn, RegionGraph
 from supair_tf.elbo import count_log_prior, enumerated_elbo
 from supair_tf.inference import InferenceNet
@@ -60,6 +61,16 @@ class SceneTerms(NamedTuple):
     z_where: tf.Tensor      # [b, k, 4] boxes (sx, sy, x, y)
     log_q_where: tf.Tensor  # [b] log q(z_where), summed over the steps
     boxes: BoxTerms
+
+
+class Detection(NamedTuple):
+    """What ``Supair.detect`` finds in ``b`` scenes (``k`` = steps). The SavedModel's
+    ``detect`` returns the same fields as a dict (its serving contract)."""
+
+    count: tf.Tensor        # [b] int32: the steps with z_pres >= 0.5
+    z_pres: tf.Tensor       # [b, k] presence probabilities
+    z_where: tf.Tensor      # [b, k, 4] mean of q(z_where): (sx, sy, x, y)
+    boxes: tf.Tensor        # [b, k, 4] (y0, x0, y1, x1) in pixels
 
 
 class Supair(tf.Module):
@@ -211,9 +222,8 @@ class Supair(tf.Module):
                 'boxes': boxes_from_where(z_where, self.config.patch_size)}
 
     def detect(self, images):
-        """Counts ``[b]``, z_pres ``[b, k]``, mean z_where ``[b, k, 4]``, boxes ``[b, k, 4]``
-        (k = steps) for images ``[b, H, W, C]``."""
-        return self._detect(tf.convert_to_tensor(images, tf.float32))
+        """The Detection of images ``[b, H, W, C]``."""
+        return Detection(**self._detect(tf.convert_to_tensor(images, tf.float32)))
 
     # ---- generation -------------------------------------------------------------------
     def sample_scenes(self, n, seed=None, leaf_means=False):
@@ -231,7 +241,7 @@ class Supair(tf.Module):
         ``leaf_means``: the SPNs' sum nodes are sampled but their chosen Gaussians emit
         their means (no pixel noise: the shapes the model has learned, easier to look at).
 
-        Returns a dict of numpy arrays: ``images [n, H, W, C]``, ``counts [n]`` and
+        Returns a SceneSet of numpy arrays: ``images [n, H, W, C]``, ``counts [n]`` and
         ``boxes [n, steps, 4]`` (y0, x0, y1, x1 in pixels, zero after the count).
         """
         c = self.config
@@ -257,8 +267,7 @@ class Supair(tf.Module):
         paste_objects(scenes, objects, z_where, counts, c.patch_size)
         boxes = boxes_from_where(z_where, c.patch_size).numpy()
         boxes[np.arange(c.steps)[None] >= counts[:, None]] = 0.0
-        return {'images': np.clip(scenes, 0.0, 1.0), 'counts': counts.astype(np.int32),
-                'boxes': boxes}
+        return SceneSet(np.clip(scenes, 0.0, 1.0), counts.astype(np.int32), boxes)
 
     # ---- learning ---------------------------------------------------------------------
     def loss_and_gradients_graph(self, images, noise, replicas=1):

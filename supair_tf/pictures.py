@@ -41,7 +41,7 @@ def reconstruct_scenes(model, images, terms=None):
 def inference_sheet(model, images, columns=8):
     """Scenes with their inferred boxes, one colour per step."""
     out = model.detect(images)
-    return draw_scenes(np.asarray(images), out['boxes'].numpy(), out['z_pres'].numpy() >= 0.5,
+    return draw_scenes(np.asarray(images), out.boxes.numpy(), out.z_pres.numpy() >= 0.5,
                        columns=columns)
 
 
@@ -67,5 +67,5 @@ def reconstruction_sheet(model, images, columns=8):
 def sample_sheet(model, n=16, seed=0, columns=8, leaf_means=False):
     """Scenes sampled from the learned model (``Supair.sample_scenes``) with their boxes."""
     samples = model.sample_scenes(n, seed=seed, leaf_means=leaf_means)
-    present = np.arange(model.config.steps)[None] < samples['counts'][:, None]
-    return draw_scenes(samples['images'], samples['boxes'], present, columns=columns)
+    present = np.arange(model.config.steps)[None] < samples.counts[:, None]
+    return draw_scenes(samples.images, samples.boxes, present, columns=columns)

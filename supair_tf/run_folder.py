@@ -24,6 +24,7 @@ import tempfile
 import tensorflow as tf
 
 from supair_tf.config import SupairConfig
+from supair_tf.evaluation import MetricsRow
 
 
 class RunFolderError(Exception):
@@ -35,8 +36,7 @@ LEGACY_SETTINGS = {'data_order': 'shuffled', 'data_seed': 42, 'max_objects': Non
                    'steps_per_epoch': None, 'scenes': None}
 REQUIRED_SETTINGS = ('config', 'seed', 'dataset')
 SETTINGS_KEY = 'settings/.ATTRIBUTES/VARIABLE_VALUE'  # the copy inside a checkpoint
-CSV_FIELDS = ['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'elbo',
-              'train_elbo']
+CSV_FIELDS = list(MetricsRow._fields)
 
 
 def flat_settings(settings):
@@ -157,13 +157,13 @@ class RunFolder:
             return [r for r in csv.DictReader(f) if whole_row(r)]
 
     def append_metrics(self, row):
-        """Appends one row (the keys of CSV_FIELDS)."""
+        """Appends one MetricsRow."""
         new = not os.path.exists(self.metrics_path)
         with open(self.metrics_path, 'a', newline='') as f:
             writer = csv.DictWriter(f, CSV_FIELDS)
             if new:
                 writer.writeheader()
-            writer.writerow(row)
+            writer.writerow(row._asdict())
 
     def cut_logs_to(self, step):
         """Drops every metrics row and TensorBoard event above ``step``, the step training

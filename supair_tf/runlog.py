@@ -42,18 +42,18 @@ class RunLog:
             tf.summary.scalar('train/elbo', elbo)
 
     def evaluation(self, row):
-        """Appends a metrics.csv row (the keys of CSV_FIELDS), writes its test figures to
-        TensorBoard and says them in one line."""
+        """Appends a MetricsRow to metrics.csv, writes its test figures to TensorBoard and
+        says them in one line."""
         if not self.write:
             return
         self.folder.append_metrics(row)
-        with self.writer.as_default(step=row['step']):
+        with self.writer.as_default(step=row.step):
             for key in ('test_count_acc', 'test_iou', 'elbo'):
-                tf.summary.scalar(f'test/{key}', row[key])
-        counted = ('' if math.isnan(row['test_count_acc']) else
-                   f"test count accuracy {row['test_count_acc']:.4f}, IoU {row['test_iou']:.3f}, ")
-        self.say(f"step {row['step']} ({row['train_seconds']:.0f} s training): {counted}"
-                 f"test ELBO {row['elbo']:.1f}")
+                tf.summary.scalar(f'test/{key}', getattr(row, key))
+        counted = ('' if math.isnan(row.test_count_acc) else
+                   f'test count accuracy {row.test_count_acc:.4f}, IoU {row.test_iou:.3f}, ')
+        self.say(f'step {row.step} ({row.train_seconds:.0f} s training): {counted}'
+                 f'test ELBO {row.elbo:.1f}')
 
     def epoch_end_elbos(self, steps_per_epoch):
         """``{epoch: test ELBO}`` of the rows logged at the end of an epoch."""

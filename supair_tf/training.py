@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from supair_tf.evaluation import evaluate
+from supair_tf.evaluation import MetricsRow, evaluate
 from supair_tf.pictures import inference_sheet, reconstruction_sheet, sample_sheet
 from supair_tf.run_folder import RunFolder
 from supair_tf.runlog import RunLog
@@ -359,13 +359,12 @@ class Trainer:
             return None
         result = self.evaluate_now()
         elbos = list(self.recent_elbos) or [float('nan')]
-        row = {'epoch': round(float(epoch), 4), 'step': int(self.step.numpy()),
-               'train_seconds': round(float(self.train_seconds.numpy()), 2),
-               'test_count_acc': result['test_count_acc'], 'test_iou': result['test_iou'],
-               'elbo': result['elbo'], 'train_elbo': float(np.mean(elbos))}
+        row = MetricsRow(round(float(epoch), 4), int(self.step.numpy()),
+                         round(float(self.train_seconds.numpy()), 2), result.test_count_acc,
+                         result.test_iou, result.elbo, float(np.mean(elbos)))
         self.log.evaluation(row)
         if pictures:
-            self.save_pictures(f"step{row['step']:07d}")
+            self.save_pictures(f'step{row.step:07d}')
         return result
 
     def save_pictures(self, tag):

@@ -112,8 +112,8 @@ print(json.dumps({{'count': out['count'].numpy().tolist(), 'boxes': out['boxes']
     checkpoint.restore(tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))) \
         .expect_partial()
     out = model.detect(test.images[:64])
-    np.testing.assert_array_equal(loaded['count'], out['count'].numpy())
-    np.testing.assert_allclose(loaded['boxes'], out['boxes'].numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(loaded['count'], out.count.numpy())
+    np.testing.assert_allclose(loaded['boxes'], out.boxes.numpy(), rtol=1e-5, atol=1e-4)
     # The served graph is plain TensorFlow, model.elbo is compiled by XLA: the ELBO is a
     # sum of terms in the thousands, so float32 sums in another order differ by ~1e-5 of
     # the largest ELBO (as in test_model's fast-against-plain check, with 10x margin).

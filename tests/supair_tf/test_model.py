@@ -47,12 +47,12 @@ def test_poon_domingos_structure_builds_scores_and_integrates_to_one():
 def test_detect_boxes_follow_z_where():
     model = Supair(PRESETS['sprites'])
     out = model.detect(np.random.default_rng(0).uniform(0, 1, (4, 50, 50, 1)).astype(np.float32))
-    sx, sy, x, y = np.moveaxis(out['z_where'].numpy(), -1, 0)
-    np.testing.assert_allclose(out['boxes'].numpy(),
+    sx, sy, x, y = np.moveaxis(out.z_where.numpy(), -1, 0)
+    np.testing.assert_allclose(out.boxes.numpy(),
                                np.stack([y, x, y + 28 * sy, x + 28 * sx], -1), rtol=1e-6)
     assert np.all((sx >= 0.3) & (sx <= 0.9)) and np.all((sy / sx >= 0.75 - 1e-6) &
                                                         (sy / sx <= 1.25 + 1e-6))
-    np.testing.assert_array_equal(out['count'].numpy(), (out['z_pres'].numpy() >= 0.5).sum(1))
+    np.testing.assert_array_equal(out.count.numpy(), (out.z_pres.numpy() >= 0.5).sum(1))
 
 
 def test_iou_matches_boxes_by_the_best_permutation():
@@ -106,7 +106,7 @@ def test_train_step_traces_once_and_learns_to_count_sprites(sprite_data):
         assert np.isfinite(float(train_step(train[start:start + 32])))
     assert train_step.experimental_get_tracing_count() == traces == 1
     after = float(np.mean(model.elbo(test).numpy()))
-    accuracy = float(np.mean(model.detect(test)['count'].numpy() == test_counts))
+    accuracy = float(np.mean(model.detect(test).count.numpy() == test_counts))
     print(f'test ELBO {before:.1f} -> {after:.1f}, count accuracy {accuracy:.3f}')
     assert after > before + 200
     assert accuracy > 0.55  # chance is 1/3 (counts uniform over 0, 1, 2)

@@ -21,7 +21,7 @@ def test_the_network_follows_the_scene_shape():
     assert model.background_spn.num_items == 9 * 7 * 3
     assert model.inference.lstm.kernel.shape == (9 * 7 * 3, 4 * 256)
     out = model.detect(np.zeros([5, 9, 7, 3], np.float32))
-    assert out['boxes'].shape == (5, 2, 4) and out['z_pres'].shape == (5, 2)
+    assert out.boxes.shape == (5, 2, 4) and out.z_pres.shape == (5, 2)
 
 
 def density(spn, values, observed):
@@ -66,15 +66,15 @@ def test_sampled_scenes_follow_the_count_prior_and_the_box_ranges():
     config = SMALL_RGB.replace(patch_size=6, scene_height=16, scene_width=20, steps=3)
     model = Supair(config)
     out = model.sample_scenes(4000, seed=0)
-    assert out['images'].shape == (4000, 16, 20, 3) and out['boxes'].shape == (4000, 3, 4)
-    assert out['images'].min() >= 0.0 and out['images'].max() <= 1.0
+    assert out.images.shape == (4000, 16, 20, 3) and out.boxes.shape == (4000, 3, 4)
+    assert out.images.min() >= 0.0 and out.images.max() <= 1.0
     prior = np.exp(-0.7 * np.arange(4))
     prior /= prior.sum()
-    seen = np.bincount(out['counts'], minlength=4) / 4000
+    seen = np.bincount(out.counts, minlength=4) / 4000
     assert np.all(np.abs(seen - prior) <= 4 * np.sqrt(prior * (1 - prior) / 4000)), (seen, prior)
-    present = np.arange(3)[None] < out['counts'][:, None]
-    assert np.all(out['boxes'][~present] == 0)
-    y0, x0, y1, x1 = np.moveaxis(out['boxes'][present], -1, 0)
+    present = np.arange(3)[None] < out.counts[:, None]
+    assert np.all(out.boxes[~present] == 0)
+    y0, x0, y1, x1 = np.moveaxis(out.boxes[present], -1, 0)
     width, height = (x1 - x0) / 6, (y1 - y0) / 6
     assert np.all((width >= 0.3) & (width <= 0.9))
     assert np.all((height / width >= 0.75 - 1e-5) & (height / width <= 1.25 + 1e-5))
@@ -82,8 +82,9 @@ def test_sampled_scenes_follow_the_count_prior_and_the_box_ranges():
     again = model.sample_scenes(50, seed=0)
     other = model.sample_scenes(50, seed=1)
     for key in ('images', 'counts', 'boxes'):
-        np.testing.assert_array_equal(again[key], model.sample_scenes(50, seed=0)[key])
-    assert not np.array_equal(other['images'], again['images'])
+        np.testing.assert_array_equal(getattr(again, key),
+                                      getattr(model.sample_scenes(50, seed=0), key))
+    assert not np.array_equal(other.images, again.images)
 
 
 def test_an_empty_sampled_scene_is_the_background_and_objects_cover_only_their_boxes():
@@ -92,12 +93,12 @@ def test_an_empty_sampled_scene_is_the_background_and_objects_cover_only_their_b
     out = Supair(config).sample_scenes(300, seed=2, leaf_means=True)
     # Without a background SPN the background's mean is 0: outside every box, all is 0.
     outside = np.ones([300, 16, 20], bool)
-    for b, k in zip(*np.nonzero(np.arange(3)[None] < out['counts'][:, None]), strict=True):
-        y0, x0, y1, x1 = out['boxes'][b, k]
+    for b, k in zip(*np.nonzero(np.arange(3)[None] < out.counts[:, None]), strict=True):
+        y0, x0, y1, x1 = out.boxes[b, k]
         outside[b, int(y0):int(np.ceil(y1)) + 1, int(x0):int(np.ceil(x1)) + 1] = False
-    assert np.all(out['images'][outside] == 0.0)
-    assert np.all(out['images'][out['counts'] == 0] == 0.0) and np.any(out['counts'] == 0)
-    assert out['images'][out['counts'] > 0].max() > 0.0
+    assert np.all(out.images[outside] == 0.0)
+    assert np.all(out.images[out.counts == 0] == 0.0) and np.any(out.counts == 0)
+    assert out.images[out.counts > 0].max() > 0.0
 
 
 def test_unlabelled_scenes_are_evaluated_by_their_elbo_and_the_counts_found():
@@ -106,7 +107,7 @@ def test_unlabelled_scenes_are_evaluated_by_their_elbo_and_the_counts_found():
     model = Supair(SMALL_RGB)
     images = np.random.default_rng(3).uniform(0, 1, [30, 9, 7, 3]).astype(np.float32)
     result = evaluate(model, SceneSet(images, None, None))
-    assert np.isnan(result['test_count_acc']) and np.isnan(result['test_iou'])
-    assert np.isfinite(result['elbo'])
-    found = model.detect(images)['count'].numpy()
-    np.testing.assert_array_equal(result['confusion'][0], np.bincount(found, minlength=3))
+    assert np.isnan(result.test_count_acc) and np.isnan(result.test_iou)
+    assert np.isfinite(result.elbo)
+    found = model.detect(images).count.numpy()
+    np.testing.assert_array_equal(result.confusion[0], np.bincount(found, minlength=3))
