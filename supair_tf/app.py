@@ -21,7 +21,8 @@ from supair_tf.model import Supair
 from supair_tf.pictures import sample_sheet
 from supair_tf.run_folder import RunFolder, RunFolderError, flat_settings, replace_export
 from supair_tf.runtime import configure
-from supair_tf.training import CheckpointError, Trainer
+from supair_tf.training import Trainer
+from supair_tf.training_state import CheckpointError
 
 
 class UsageError(Exception):

@@ -8,8 +8,6 @@ the checkpoint, and each epoch's data order is a function of (seed, epoch) (or t
 order), so a restarted run picks up the very batch it stopped at.
 """
 
-import collections
-import json
 import os
 import shutil
 import tempfile
@@ -23,14 +21,8 @@ from supair_tf.evaluation import MetricsRow, evaluate
 from supair_tf.pictures import inference_sheet, reconstruction_sheet, sample_sheet
 from supair_tf.run_folder import RunFolder
 from supair_tf.runlog import RunLog
-
-
-class CheckpointError(Exception):
-    """A run directory whose checkpoints cannot be read."""
-
-
-TRAIN_ELBO_WINDOW = 20  # train_elbo in metrics.csv: mean over this many last batches
-LEGACY_ADAM_KEY = 'model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'  # see restore
+from supair_tf.schedule import Schedule
+from supair_tf.training_state import TrainingState
 
 
 def _handle(variable):
@@ -112,11 +104,13 @@ def make_train_step(model, optimizer, strategy=None):
 
 
 class Trainer:
-    """Trains a Supair model on a SceneSet, with evaluation, logs, pictures and checkpoints.
+    """Trains a Supair model on a SceneSet: the loop, with evaluations, logs, pictures and
+    checkpoints on a Schedule.
 
     With several workers (supair_tf.cluster) only the chief (``chief=True``) evaluates
     and writes the run directory; the others save their checkpoints into a temporary
     folder, removed when ``fit`` ends, and all resume from the chief's checkpoints.
+    ``settings`` (the run's, as in settings.json) are copied into every checkpoint.
     """
 
     def __init__(self, model, train, test, run_dir, seed=0, steps_per_epoch=None, strategy=None,
@@ -126,90 +120,41 @@ class Trainer:
         with (strategy or tf.distribute.get_strategy()).scope():
             self.optimizer = make_optimizer(model)
         self.train_step = make_train_step(model, self.optimizer, strategy)
-        self.step = self.optimizer.iterations  # the one step counter (see the module's doc)
         self.run_dir, self.seed, self.verbose = run_dir, seed, verbose
         self.batch_size = model.config.batch_size
         full = len(train) // self.batch_size
-        self.steps_per_epoch = min(full, steps_per_epoch) if steps_per_epoch else full
-        if self.steps_per_epoch < 1:
+        steps_per_epoch = min(full, steps_per_epoch) if steps_per_epoch else full
+        if steps_per_epoch < 1:
             raise ValueError(f'batch_size {self.batch_size} exceeds the {len(train)} '
                              'training scenes')
-        # Steps (within an epoch) after which to evaluate; the epoch's end is always one.
-        # Only the first ``frequent_eval_epochs`` epochs (None: all) evaluate within.
-        self.eval_steps = {round(self.steps_per_epoch * j / evals_per_epoch)
-                           for j in range(1, evals_per_epoch)} - {0, self.steps_per_epoch}
-        self.frequent_eval_epochs = frequent_eval_epochs
+        self.schedule = Schedule(steps_per_epoch, evals_per_epoch, frequent_eval_epochs,
+                                 stop_gain, stop_epochs)
+        self.steps_per_epoch = steps_per_epoch
         self.checkpoint_seconds = checkpoint_seconds
-        # Training to convergence: stop once the test ELBO gained less than this share over
-        # the last ``stop_epochs`` epochs (0: train all epochs).
-        self.stop_gain, self.stop_epochs = stop_gain, stop_epochs
-        # The last training ELBOs of the current epoch (train_elbo), kept in the checkpoint
-        # so that a resumed run averages the same batches as an uninterrupted one.
-        self.recent_elbos = collections.deque(maxlen=TRAIN_ELBO_WINDOW)
-        self.saved_elbos = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.nan), trainable=False)
-        self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-        # A copy of the run's settings in every checkpoint: the folder's truth if
-        # settings.json is lost (supair_tf.run_folder).
-        self.settings = tf.Variable(json.dumps(settings or {}), dtype=tf.string,
-                                    trainable=False)
-        # What a checkpoint must hold, and all it holds (the window is newer than some runs).
-        self.required = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
-                                            train_seconds=self.train_seconds)
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
-                                              train_seconds=self.train_seconds,
-                                              recent_train_elbos=self.saved_elbos,
-                                              settings=self.settings)
-        # Checkpoints are read from the run directory and written there by the chief only.
-        self.folder = RunFolder(run_dir)
-        if chief:
-            self.folder.repair_checkpoint_state()
         self.scratch = None if chief else tempfile.mkdtemp(prefix='supair_worker_checkpoints_')
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self.scratch or self.folder.checkpoint_dir, 3)
+        self.state = TrainingState(model, self.optimizer, RunFolder(run_dir), settings,
+                                   self.scratch)
+        self.step = self.state.step  # the one step counter (see the module's doc)
+        self.train_seconds, self.recent_elbos = self.state.train_seconds, self.state.recent_elbos
         self.log = RunLog(run_dir, verbose, write=chief)
+        self.epoch_elbos = {}  # {epoch: test ELBO at its end}, for the stopping rule
+
+    @property
+    def eval_steps(self):
+        """Steps within an epoch after which the first epochs evaluate."""
+        return self.schedule.eval_steps
 
     def restore(self):
-        """Continues from the newest readable checkpoint in the run directory, if any (a
-        damaged newer one is skipped with a line saying so); returns its step. Checkpoints
-        are found from their files, so a lost or stale state file loses none."""
-        found = self.folder.checkpoints()
-        for path in reversed(found):
-            try:
-                self._restore_required(path)
-                self.saved_elbos.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
-                # The window alone (not the model again); absent before session 3.
-                tf.train.Checkpoint(recent_train_elbos=self.saved_elbos).restore(
-                    path).expect_partial()
-                self.recent_elbos.clear()
-                self.recent_elbos.extend(e for e in self.saved_elbos.numpy() if np.isfinite(e))
-                return int(self.step.numpy())
-            except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
-                self.log.say(f'checkpoint {path} is unreadable ({type(e).__name__}); '
-                             'trying the one before')
-        if found:
-            raise CheckpointError(f'no readable checkpoint in {self.folder.checkpoint_dir}; '
-                                  'move the folder away to start afresh')
-        return int(self.step.numpy())
+        """Continues from the newest readable checkpoint, if any; returns its step."""
+        return self.state.restore(self.log.say)
+
+    def save(self):
+        """Writes a checkpoint numbered by the step."""
+        self.state.save()
 
     def newest_checkpoint(self):
         """The newest checkpoint file prefix of the run directory, or None."""
-        found = self.folder.checkpoints()
-        return found[-1] if found else None
-
-    def _restore_required(self, path):
-        """Reads the model, Adam and the training seconds from ``path``. Checkpoints written
-        before the trainer owned Adam (commit 86e8901 and older) kept it under the model
-        (``model/optimizer``, with the same iterations) and are read through that layout."""
-        target = self.required
-        if tf.train.load_checkpoint(path).has_tensor(LEGACY_ADAM_KEY):
-            legacy = tf.Module()
-            for name in ('inference', 'object_spn', 'background_spn'):
-                if getattr(self.model, name) is not None:
-                    setattr(legacy, name, getattr(self.model, name))
-            legacy.optimizer = self.optimizer
-            target = tf.train.Checkpoint(model=legacy, train_seconds=self.train_seconds)
-        # expect_partial: the older layout's own step variable (equal to Adam's) is not read.
-        target.restore(path).assert_existing_objects_matched().expect_partial()
+        return self.state.newest()
 
     def batch_indices(self, epoch):
         """The epoch's data order: the stored order every epoch (config ``data_order``
@@ -221,10 +166,9 @@ class Trainer:
 
     def fit(self, epochs, compiled=None):
         """Trains up to ``epochs`` epochs (resuming if the run directory has a checkpoint),
-        evaluates (``evals_per_epoch`` times an epoch in the first ``frequent_eval_epochs``
-        epochs, then at each epoch's end), and returns the final evaluation (on the chief;
-        other workers return None). ``compiled()``, if given, is called once the training
-        step has run for the first time (with several workers: once all have joined)."""
+        evaluates on the schedule, and returns the final Evaluation (on the chief; other
+        workers return None). ``compiled()``, if given, is called once the training step
+        has run for the first time (with several workers: once all have joined)."""
         try:
             return self._fit(epochs, compiled)
         finally:
@@ -232,15 +176,10 @@ class Trainer:
                 shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _fit(self, epochs, compiled):
-        began = time.time()
-        start = self.restore()
+        began, start = time.time(), self.restore()
         trained_before = float(self.train_seconds.numpy())
         total = epochs * self.steps_per_epoch
-        # Rows and events above the step resumed from (from 0 too) would be logged twice.
-        logged = self.log.keep_until(start)
-        if start:
-            self.log.say(f'resuming from step {start} of {total}')
-            self._log_missed_evaluation(start, logged)
+        self._start_logs(start, total)
         if start < total:
             self.log.say(f'compiled the training step in {self.compile_step():.1f} s '
                          '(not counted as training time)')
@@ -268,23 +207,26 @@ class Trainer:
                      'evaluation, pictures and checkpoints')
         return result
 
+    def _start_logs(self, start, total):
+        """Cuts the logs back to ``start`` (rows and events above it, from 0 too, would be
+        logged twice), takes the epoch-end ELBOs kept, and evaluates ``start`` if it is an
+        evaluation step that a kill left unlogged."""
+        logged = self.log.keep_until(start)
+        self.epoch_elbos = self.log.epoch_end_elbos(self.steps_per_epoch)
+        if not start:
+            return
+        self.log.say(f'resuming from step {start} of {total}')
+        if self.chief and start not in logged and self.schedule.evaluates(start):
+            self.log.say(f'evaluating step {start}, saved but not yet logged')
+            self.log_evaluation(start / self.steps_per_epoch,
+                                pictures=start % self.steps_per_epoch == 0)
+
     def converged(self):
-        """True once the test ELBO at the end of this epoch gained less than ``stop_gain``
-        of its size over the last ``stop_epochs`` epochs (said in one line)."""
-        step = int(self.step.numpy())
-        if not self.stop_gain or step % self.steps_per_epoch:
-            return False
-        epoch, elbos = step // self.steps_per_epoch, self.log.epoch_end_elbos(self.steps_per_epoch)
-        before = elbos.get(epoch - self.stop_epochs)
-        if before is None or epoch not in elbos:
-            return False
-        gain = (elbos[epoch] - before) / abs(before)
-        if gain >= self.stop_gain:
-            return False
-        self.log.say(f'converged: the test ELBO gained {100 * gain:.2f}% over epochs '
-                     f'{epoch - self.stop_epochs}-{epoch} (less than {100 * self.stop_gain:g}%); '
-                     f'stopping at epoch {epoch}')
-        return True
+        """True once the schedule's stopping rule holds at this step (said in one line)."""
+        message = self.schedule.convergence(int(self.step.numpy()), self.epoch_elbos)
+        if message:
+            self.log.say(message)
+        return message is not None
 
     def compile_step(self):
         """Traces and compiles the training step on a real batch without learning from it
@@ -317,43 +259,20 @@ class Trainer:
             self.recent_elbos.append(elbo)
             bar.update(k + 1, [('elbo', elbo)])
             self.log.train_elbo(int(self.step.numpy()), elbo)
-            if self.evaluates_within(epoch, k + 1):
+            if self.schedule.evaluates_within(epoch, k + 1):
                 self.log.say('')  # leave the progress bar's line
                 self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch)
             if time.time() - last_save > self.checkpoint_seconds:
                 self.save()
                 last_save = time.time()
 
-    def evaluates_within(self, epoch, within):
-        """Whether step ``within`` of (0-based) ``epoch`` is an evaluation before its end."""
-        early = self.frequent_eval_epochs is None or epoch < self.frequent_eval_epochs
-        return early and within in self.eval_steps
-
-    def _log_missed_evaluation(self, step, logged):
-        """Evaluates the checkpoint's step if it is an evaluation step that metrics.csv lacks
-        (the run was killed between saving and evaluating)."""
-        epoch, within = divmod(step, self.steps_per_epoch)
-        if not self.chief or step in logged or not (
-                within == 0 or self.evaluates_within(epoch, within)):
-            return
-        self.log.say(f'evaluating step {step}, saved but not yet logged')
-        self.log_evaluation(step / self.steps_per_epoch, pictures=within == 0)
-
-    def save(self):
-        """Writes a checkpoint numbered by the step."""
-        window = np.full(TRAIN_ELBO_WINDOW, np.nan, np.float32)
-        if self.recent_elbos:
-            window[-len(self.recent_elbos):] = list(self.recent_elbos)
-        self.saved_elbos.assign(window)
-        self.manager.save(checkpoint_number=int(self.step.numpy()))
-
     def evaluate_now(self):
         """Count accuracy, IoU, ELBO and confusion matrix on the test scenes."""
         return evaluate(self.model, self.test)
 
     def log_evaluation(self, epoch, pictures=False):
-        """Evaluates on the test scenes and hands the row to the run log (train_elbo: the
-        mean of the last 20 batches); with ``pictures``, draws them too. Only the chief
+        """Evaluates on the test scenes and hands the MetricsRow to the run log (train_elbo:
+        the mean of the last 20 batches); with ``pictures``, draws them too. Only the chief
         evaluates: other workers return None."""
         if not self.chief:
             return None
@@ -363,6 +282,8 @@ class Trainer:
                          round(float(self.train_seconds.numpy()), 2), result.test_count_acc,
                          result.test_iou, result.elbo, float(np.mean(elbos)))
         self.log.evaluation(row)
+        if row.step % self.steps_per_epoch == 0:
+            self.epoch_elbos[row.step // self.steps_per_epoch] = row.elbo
         if pictures:
             self.save_pictures(f'step{row.step:07d}')
         return result

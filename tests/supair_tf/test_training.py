@@ -9,7 +9,8 @@ import pytest
 
 from datasets.core import SceneSet
 from supair_tf import PRESETS, Supair
-from supair_tf.training import CheckpointError, FusedAdam, Trainer
+from supair_tf.training import FusedAdam, Trainer
+from supair_tf.training_state import CheckpointError
 
 
 @pytest.fixture(scope='module')
@@ -97,7 +98,7 @@ def test_a_non_finite_elbo_stops_training_naming_the_step(scenes, tmp_path):
     weights.assign(np.full(weights.shape, np.nan, np.float32))
     with pytest.raises(FloatingPointError, match='the ELBO became nan at step 3'):
         trainer._run_epoch(1)                       # fit() would restore the checkpoint
-    assert trainer.manager.latest_checkpoint.endswith('ckpt-2')
+    assert trainer.newest_checkpoint().endswith('ckpt-2')
 
 
 def test_training_stops_once_the_test_elbo_gains_less_than_asked(scenes, tmp_path, capsys):

@@ -1,0 +1,100 @@
+"""What a checkpoint holds of a training run, and how it is written and read back."""
+
+import collections
+import json
+
+import numpy as np
+import tensorflow as tf
+
+TRAIN_ELBO_WINDOW = 20  # train_elbo in metrics.csv: mean over this many last batches
+# Present in checkpoints of an older layout, which kept Adam under the model.
+LEGACY_ADAM_KEY = 'model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
+
+
+class CheckpointError(Exception):
+    """A run directory whose checkpoints cannot be read."""
+
+
+class TrainingState:
+    """The checkpointed state of a run: the model, Adam (whose ``iterations`` is the step),
+    the training seconds, the last training ELBOs of the epoch (so that a resumed run
+    averages the same batches as an uninterrupted one) and a copy of the run's settings
+    (the run folder's truth if settings.json is lost).
+
+    Checkpoints are read from ``folder`` (a RunFolder) and written there, or into
+    ``scratch`` (the workers of a multi-worker run other than the chief).
+    """
+
+    def __init__(self, model, optimizer, folder, settings=None, scratch=None):
+        self.model, self.optimizer, self.folder = model, optimizer, folder
+        self.recent_elbos = collections.deque(maxlen=TRAIN_ELBO_WINDOW)
+        self.window = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.nan), trainable=False)
+        self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.settings = tf.Variable(json.dumps(settings or {}), dtype=tf.string,
+                                    trainable=False)
+        # What a checkpoint must hold, and all it holds (the window and settings are newer).
+        self.required = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                            train_seconds=self.train_seconds)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                         train_seconds=self.train_seconds,
+                                         recent_train_elbos=self.window,
+                                         settings=self.settings)
+        if scratch is None:
+            folder.repair_checkpoint_state()
+        self.manager = tf.train.CheckpointManager(checkpoint, scratch or folder.checkpoint_dir,
+                                                  3)
+
+    @property
+    def step(self):
+        """The step counter (a variable): Adam's iterations."""
+        return self.optimizer.iterations
+
+    def restore(self, say=print):
+        """Continues from the newest readable checkpoint of the run folder, if any (a damaged
+        newer one is skipped, said through ``say``); returns its step. Checkpoints are found
+        from their files, so a lost or stale state file loses none."""
+        found = self.folder.checkpoints()
+        for path in reversed(found):
+            try:
+                self._restore_required(path)
+                self.window.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
+                # The window alone (not the model again); older checkpoints lack it.
+                tf.train.Checkpoint(recent_train_elbos=self.window).restore(
+                    path).expect_partial()
+                self.recent_elbos.clear()
+                self.recent_elbos.extend(e for e in self.window.numpy() if np.isfinite(e))
+                return int(self.step.numpy())
+            except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
+                say(f'checkpoint {path} is unreadable ({type(e).__name__}); '
+                    'trying the one before')
+        if found:
+            raise CheckpointError(f'no readable checkpoint in {self.folder.checkpoint_dir}; '
+                                  'move the folder away to start afresh')
+        return int(self.step.numpy())
+
+    def _restore_required(self, path):
+        """Reads the model, Adam and the training seconds from ``path``. Checkpoints of the
+        older layout kept Adam under the model (``model/optimizer``, with the same
+        iterations) and are read through that layout."""
+        target = self.required
+        if tf.train.load_checkpoint(path).has_tensor(LEGACY_ADAM_KEY):
+            parts = {name: getattr(self.model, name)
+                     for name in ('inference', 'object_spn', 'background_spn')
+                     if getattr(self.model, name) is not None}
+            legacy = tf.train.Checkpoint(**parts, optimizer=self.optimizer)
+            target = tf.train.Checkpoint(model=legacy, train_seconds=self.train_seconds)
+        # expect_partial: the older layout's own step variable (equal to Adam's) is not read.
+        target.restore(path).assert_existing_objects_matched().expect_partial()
+
+    def newest(self):
+        """The newest checkpoint file prefix of the run folder, or None."""
+        found = self.folder.checkpoints()
+        return found[-1] if found else None
+
+    def save(self):
+        """Writes a checkpoint numbered by the step."""
+        window = np.full(TRAIN_ELBO_WINDOW, np.nan, np.float32)
+        if self.recent_elbos:
+            window[-len(self.recent_elbos):] = list(self.recent_elbos)
+        self.window.assign(window)
+        self.manager.save(checkpoint_number=int(self.step.numpy()))
