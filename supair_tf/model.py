@@ -9,16 +9,14 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from datasets.core import SceneSet
 from rat_spn import RatSpn, RegionGraph
 from supair_tf.elbo import count_log_prior, enumerated_elbo
+from supair_tf.generation import FIXED_BG_STD, SceneGeneration, boxes_from_where
 from supair_tf.inference import InferenceNet
 from supair_tf.masks import cut_and_paste
-from supair_tf.paste import paste_objects
 from supair_tf.transformer import transform
 
 tfd = tfp.distributions
-FIXED_BG_STD = 0.35  # the ablation's background: Normal(0, 0.35) per pixel
 
 
 def region_graph(config, height, width, splits, depth, step):
@@ -34,12 +32,6 @@ def region_graph(config, height, width, splits, depth, step):
 def per_channel(mask, channels):
     """``[..., H, W]`` -> ``[..., H, W, C]``: one pixel's mask for each of its channels."""
     return tf.repeat(mask[..., None], channels, axis=-1)
-
-
-def boxes_from_where(z_where, patch_size):
-    """(sx, sy, x, y) -> (y0, x0, y1, x1) in pixels: the box spans A*sx by A*sy."""
-    sx, sy, x, y = tf.unstack(z_where, axis=-1)
-    return tf.stack([y, x, y + patch_size * sy, x + patch_size * sx], axis=-1)
 
 
 class BoxTerms(NamedTuple):
@@ -73,8 +65,9 @@ class Detection(NamedTuple):
     boxes: tf.Tensor        # [b, k, 4] (y0, x0, y1, x1) in pixels
 
 
-class Supair(tf.Module):
-    """The SuPAIR model and its inference network: the ELBO, its gradients, detection.
+class Supair(SceneGeneration, tf.Module):
+    """The SuPAIR model and its inference network: the ELBO, its gradients, detection;
+    scenes sampled and reconstructed (SceneGeneration).
 
     The optimiser and the step counter belong to the trainer (supair_tf.training).
     """
@@ -224,50 +217,6 @@ class Supair(tf.Module):
     def detect(self, images):
         """The Detection of images ``[b, H, W, C]``."""
         return Detection(**self._detect(tf.convert_to_tensor(images, tf.float32)))
-
-    # ---- generation -------------------------------------------------------------------
-    def sample_scenes(self, n, seed=None, leaf_means=False):
-        """``n`` scenes drawn from the learned generative model (paper section 3).
-
-        The count N from p(N) (section 3.1's truncated geometric prior, renormalised over
-        0..N_max). The paper's prior over z_where is uniform "with suitable bounds"
-        (section 3.1) and enters the ELBO only as a constant, so no bounds are stored; we
-        take the ranges the inference net can output: width ``sx * A`` with sx in
-        [min_obj_scale, max_obj_scale], height ``sx * aspect * A`` with aspect in
-        [min_aspect, max_aspect], top-left corner in [0, 0.9 W] x [0, 0.9 H]. Each
-        object is an ancestral sample of the object SPN, resized to its box and pasted back
-        to front (step 0 in front) onto an ancestral sample of the background SPN (without
-        a background model: Normal(0, 0.35) per pixel); pixels are clipped to [0, 1].
-        ``leaf_means``: the SPNs' sum nodes are sampled but their chosen Gaussians emit
-        their means (no pixel noise: the shapes the model has learned, easier to look at).
-
-        Returns a SceneSet of numpy arrays: ``images [n, H, W, C]``, ``counts [n]`` and
-        ``boxes [n, steps, 4]`` (y0, x0, y1, x1 in pixels, zero after the count).
-        """
-        c = self.config
-        height, width, channels = c.scene_shape
-        rng = np.random.default_rng(seed)
-        prior = np.exp(self.count_prior.numpy().astype(np.float64))
-        counts = rng.choice(c.steps + 1, size=n, p=prior / prior.sum())
-        sx = rng.uniform(c.min_obj_scale, c.max_obj_scale, [n, c.steps])
-        sy = sx * rng.uniform(c.min_aspect, c.max_aspect, [n, c.steps])
-        x = rng.uniform(0.0, 0.9 * width, [n, c.steps])
-        y = rng.uniform(0.0, 0.9 * height, [n, c.steps])
-        z_where = np.stack([sx, sy, x, y], -1).astype(np.float32)
-        spn_seed = int(rng.integers(2 ** 31))
-        objects = self.object_spn.sample(n * c.steps, spn_seed, leaf_means).reshape(
-            n, c.steps, c.patch_size, c.patch_size, channels)
-        if self.background_spn is None:
-            scenes = rng.normal(0.0, 0.0 if leaf_means else FIXED_BG_STD,
-                                [n, height, width, channels])
-        else:
-            scenes = self.background_spn.sample(n, spn_seed + 1, leaf_means).reshape(
-                n, height, width, channels)
-        scenes = np.clip(scenes, 0.0, 1.0).astype(np.float32)
-        paste_objects(scenes, objects, z_where, counts, c.patch_size)
-        boxes = boxes_from_where(z_where, c.patch_size).numpy()
-        boxes[np.arange(c.steps)[None] >= counts[:, None]] = 0.0
-        return SceneSet(np.clip(scenes, 0.0, 1.0), counts.astype(np.int32), boxes)
 
     # ---- learning ---------------------------------------------------------------------
     def loss_and_gradients_graph(self, images, noise, replicas=1):
