@@ -144,8 +144,8 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
     ``npz:PATH`` (load_npz)."""
     if name.startswith(NPZ_PREFIX):
         if max_objects is not None or scene_size is not None or sizes is not None:
-            raise DatasetError('max_objects, scene_size and scenes are for the built-in data '
-                               'sets; an .npz file brings its own scenes')
+            raise DatasetError('max_objects and scene_size are for the built-in data sets (and '
+                               'so is scenes); an .npz file brings its own scenes')
         return load_npz(name[len(NPZ_PREFIX):])
     if name not in DATASETS:
         raise DatasetError(f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)}, '

@@ -157,10 +157,34 @@ def make_strategy():
 
 
 def run():
-    """Configures from the flags, then trains, evaluates or exports."""
+    """Configures from the flags, then trains, evaluates, exports or samples."""
     configure(FLAGS.threads, FLAGS.deterministic)
-    # Flags and folders are checked before any data is built; an .npz brings its scene shape
-    # with it and is checked again below, once read.
+    run_dir, export_dir = run_folders()
+    task = worker_task()
+    train, test, config = load_data(run_dir)
+    chief = task is None or task.is_chief
+    settings = prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train' and chief)
+    waiting, strategy = start_strategy(task, config)
+    trainer = build_trainer(config, train, test, run_dir, strategy, chief, settings)
+    if task:
+        train_worker(trainer, config, waiting, export_dir, chief)
+    elif FLAGS.mode == 'train':
+        report(trainer, fit(trainer, config.epochs), export_dir)
+    else:
+        if not trainer.restore():
+            raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
+        print(f'restored step {int(trainer.step.numpy())} from {trainer.newest_checkpoint()}',
+              flush=True)
+        if FLAGS.mode == 'sample':
+            sample(trainer, run_dir)
+        else:
+            report(trainer, trainer.evaluate_now(),
+                   export_dir if FLAGS.mode == 'export' else None)
+
+
+def run_folders():
+    """The run and export folders, checked writable before any data is built."""
+    # An .npz brings its scene shape with it; the config is made again once it is read.
     size = FLAGS.scene_size or CANVAS
     config = config_from_flags((size, size, 3 if FLAGS.dataset == 'sprites_rgb' else 1))
     run_dir = FLAGS.run_dir or default_run_dir(config)
@@ -168,27 +192,38 @@ def run():
     export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
     if FLAGS.mode in ('train', 'export'):
         check_writable(export_dir, 'export_dir')
-    task = None
-    if FLAGS.strategy == 'multi_worker':
-        if FLAGS.mode != 'train':
-            raise UsageError('--strategy=multi_worker is for training; evaluate or export '
-                             'with the default strategy')
-        if FLAGS.stop_gain:
-            raise UsageError('--stop_gain reads the chief\'s evaluations; with several workers '
-                             'train a fixed number of --epochs')
-        task = read_tf_config(os.environ.get('TF_CONFIG', ''))
+    return run_dir, export_dir
+
+
+def worker_task():
+    """This process's task of a multi-worker run (TF_CONFIG), or None."""
+    if FLAGS.strategy != 'multi_worker':
+        return None
+    if FLAGS.mode != 'train':
+        raise UsageError('--strategy=multi_worker is for training; evaluate or export '
+                         'with the default strategy')
+    if FLAGS.stop_gain:
+        raise UsageError('--stop_gain reads the chief\'s evaluations; with several workers '
+                         'train a fixed number of --epochs')
+    return read_tf_config(os.environ.get('TF_CONFIG', ''))
+
+
+def load_data(run_dir):
+    """Training and test scenes, and the config for their shape (and the run held in
+    ``run_dir``, whose unset choices it keeps)."""
     train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
                                seed=FLAGS.data_seed, download=FLAGS.download,
                                max_objects=FLAGS.max_objects, scene_size=FLAGS.scene_size,
                                sizes=scene_counts())
     config = config_from_flags(train.images.shape[1:], stored_settings(run_dir))
-    chief = task is None or task.is_chief
-    settings = prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train' and chief)
     if config.batch_size > len(train):
         raise UsageError(f'--batch_size={config.batch_size} exceeds the {len(train)} training '
                          'scenes')
-    if FLAGS.test_scenes:
-        test = test.subset(FLAGS.test_scenes)
+    return train, test.subset(FLAGS.test_scenes) if FLAGS.test_scenes else test, config
+
+
+def start_strategy(task, config):
+    """The tf.distribute strategy, and (several workers) the watchdog that waits for all."""
     waiting = None
     if task:  # from here until the first step, every worker waits for all the others
         waiting = Watchdog(FLAGS.worker_timeout, f'{task}: not every worker of TF_CONFIG '
@@ -196,48 +231,48 @@ def run():
                            'all of them with the same command').start()
         strategy = multi_worker_strategy(FLAGS.worker_timeout)
         print(f'{task} of {task.tasks} workers' + (' (chief: writes the run directory)'
-                                                    if chief else ''), flush=True)
+                                                    if task.is_chief else ''), flush=True)
     else:
         strategy = make_strategy()
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise UsageError(f'--batch_size={config.batch_size} does not split over {replicas} '
                          'replicas; pass a multiple')
+    return waiting, strategy
+
+
+def build_trainer(config, train, test, run_dir, strategy, chief, settings):
+    """The model (its parameter counts printed, as Table 1) and its trainer."""
     with strategy.scope():
         model = Supair(config, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
-    counts = model.parameter_counts()
     if chief:
-        print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in counts.items()), flush=True)
-    trainer = Trainer(model, train, test, run_dir, seed=FLAGS.seed,
-                      steps_per_epoch=FLAGS.steps_per_epoch, strategy=strategy,
-                      evals_per_epoch=FLAGS.evals_per_epoch,
-                      frequent_eval_epochs=FLAGS.frequent_eval_epochs,
-                      stop_gain=FLAGS.stop_gain, stop_epochs=FLAGS.stop_epochs,
-                      checkpoint_seconds=FLAGS.checkpoint_seconds, verbose=int(chief),
-                      chief=chief, settings=settings)
-    if task:
-        train_worker(trainer, config, waiting, export_dir, chief)
-        return
-    if FLAGS.mode == 'train':
-        result = fit(trainer, config.epochs)
-    else:
-        if not trainer.restore():
-            raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
-        print(f'restored step {int(trainer.step.numpy())} from {trainer.newest_checkpoint()}',
-              flush=True)
-        if FLAGS.mode == 'sample':
-            folder = os.path.join(run_dir, 'pictures')
-            os.makedirs(folder, exist_ok=True)
-            for name, means in (('samples', False), ('samples_leaf_means', True)):
-                sample_sheet(model, n=32, seed=FLAGS.seed, leaf_means=means).save(
-                    os.path.join(folder, f'{name}.png'))
-            print(f'32 scenes sampled from step {int(trainer.step.numpy())}: '
-                  f'{folder}/samples.png (leaf means: samples_leaf_means.png)')
-            return
-        result = trainer.evaluate_now()
+        print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in
+                                         model.parameter_counts().items()), flush=True)
+    return Trainer(model, train, test, run_dir, seed=FLAGS.seed,
+                   steps_per_epoch=FLAGS.steps_per_epoch, strategy=strategy,
+                   evals_per_epoch=FLAGS.evals_per_epoch,
+                   frequent_eval_epochs=FLAGS.frequent_eval_epochs,
+                   stop_gain=FLAGS.stop_gain, stop_epochs=FLAGS.stop_epochs,
+                   checkpoint_seconds=FLAGS.checkpoint_seconds, verbose=int(chief),
+                   chief=chief, settings=settings)
+
+
+def sample(trainer, run_dir):
+    """32 scenes drawn from the model (and the same with leaf means), as PNGs."""
+    folder = os.path.join(run_dir, 'pictures')
+    os.makedirs(folder, exist_ok=True)
+    for name, means in (('samples', False), ('samples_leaf_means', True)):
+        sample_sheet(trainer.model, n=32, seed=FLAGS.seed, leaf_means=means).save(
+            os.path.join(folder, f'{name}.png'))
+    print(f'32 scenes sampled from step {int(trainer.step.numpy())}: '
+          f'{folder}/samples.png (leaf means: samples_leaf_means.png)')
+
+
+def report(trainer, result, export_dir=None):
+    """Prints the evaluation of the trainer's step; exports it into ``export_dir``, if given."""
     print_result(result, int(trainer.step.numpy()))
-    if FLAGS.mode in ('train', 'export'):
-        export(model, export_dir, int(trainer.step.numpy()))
+    if export_dir:
+        export(trainer.model, export_dir, int(trainer.step.numpy()))
 
 
 def export(model, export_dir, step):
@@ -262,8 +297,7 @@ def train_worker(trainer, config, waiting, export_dir, chief):
                          f'({type(e).__name__}); start all workers again to resume from '
                          f'{trainer.newest_checkpoint() or "the start"}') from None
     if chief:
-        print_result(result, int(trainer.step.numpy()))
-        export(trainer.model, export_dir, int(trainer.step.numpy()))
+        report(trainer, result, export_dir)
     else:
         scratch = tempfile.mkdtemp(prefix='supair_worker_export_')
         try:
