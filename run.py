@@ -10,16 +10,19 @@ import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-# What TensorFlow's CUDA build writes to stderr on every start on a machine without a GPU.
+# What TensorFlow's CUDA build writes to stderr on every start on a machine without a GPU,
+# and the notice (at info level, once per library that loads it) that oneDNN's CPU kernels
+# are on, which CPUs with AVX-512 get.
 GPU_PROBE_NOISE = ('cudart_stub.cc', 'cuda_platform.cc', 'failed call to cuInit',
-                   'before absl::InitializeLog() is called')
+                   'before absl::InitializeLog() is called', 'oneDNN custom operations are on')
 
 
 def import_tensorflow_quietly():
-    """Imports TensorFlow and probes for GPUs, holding back the probe's messages.
+    """Imports TensorFlow and the package, and probes for GPUs, holding back start-up noise.
 
     On a machine without NVIDIA device files the CUDA build of TensorFlow logs that it
-    found no driver and that ``cuInit`` failed (as an error) on every start. Those lines
+    found no driver and that ``cuInit`` failed (as an error) on every start, and on CPUs
+    with AVX-512 each library that loads it says that oneDNN is on. Those lines
     are dropped; anything else written meanwhile is passed on. Where a GPU exists nothing
     is held back: its CUDA messages can matter.
     """
@@ -33,6 +36,7 @@ def import_tensorflow_quietly():
         try:
             import tensorflow as tf
             tf.config.list_physical_devices('GPU')
+            import supair_tf.app  # noqa: F401  (Keras and TFP load TensorFlow's libraries again)
         finally:
             os.dup2(stderr, 2)
             os.close(stderr)
