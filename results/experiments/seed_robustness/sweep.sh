@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sprites, 5 epochs, one thread: one queue of (config, seed) pairs, each resuming if killed.
+#   a: today's code before the fix (c09f14e)    b: init fix alone (--structure_seed=0 --data_order=shuffled)
+#   c: init fix with the original's procedure (defaults of 290069f)
+OUT=/root/supair_runs/s10/sweep
+mkdir -p $OUT
+for item in "$@"; do
+  cfg=${item%_*}; seed=${item#*_}
+  case $cfg in
+    a) tree=/root/frozen/old; extra="";;
+    b) tree=/root/frozen/new; extra="--structure_seed=0 --data_order=shuffled";;
+    c) tree=/root/frozen/new; extra="";;
+  esac
+  echo "== ${cfg}_seed$seed start $(date -u +%FT%TZ) commit $(git -C $tree rev-parse --short HEAD)"
+  (cd $tree && python run.py --dataset=sprites --seed=$seed --epochs=5 --evals_per_epoch=1 \
+     --threads=1 --run_dir=$OUT/${cfg}_seed$seed $extra >> $OUT/${cfg}_seed$seed.log 2>&1)
+  echo "== ${cfg}_seed$seed exit $? $(date -u +%FT%TZ)"
+done
