@@ -1,4 +1,5 @@
-"""What run.py does: configure from flags, then train, evaluate or export."""
+"""What run.py does: read the flags once into a run spec, then train, evaluate, export or
+sample as its mode says."""
 
 import os
 import shutil
@@ -16,7 +17,7 @@ from datasets.scenes import CANVAS
 from supair_tf.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
 from supair_tf.config import NPZ_DEFAULT, PRESETS
 from supair_tf.export import export_saved_model
-from supair_tf.flags import FLAGS, OVERRIDES
+from supair_tf.flags import read_run_spec
 from supair_tf.model import Supair
 from supair_tf.pictures import sample_sheet
 from supair_tf.run_folder import RunFolder, RunFolderError, flat_settings, replace_export
@@ -33,21 +34,18 @@ class UsageError(Exception):
 INHERITED = ('structure_seed', 'data_order')
 
 
-def config_from_flags(scene_shape, stored=None):
-    """The data set's paper preset (an .npz: the paper's defaults) with the flags that were
-    set applied to it, for scenes of ``scene_shape`` (H, W, C). ``structure_seed`` defaults
+def config_from_spec(spec, scene_shape, stored=None):
+    """The data set's paper preset (an .npz: the paper's defaults) with the spec's overrides
+    applied to it, for scenes of ``scene_shape`` (H, W, C). ``structure_seed`` defaults
     to ``--seed``; with ``stored`` (the settings of the run folder being resumed) the unset
     flags of INHERITED keep the run's own values, so an older folder resumes as it was."""
     height, width, channels = scene_shape
     overrides = {'scene_height': height, 'scene_width': width, 'channels': channels,
-                 'structure_seed': FLAGS.seed}
+                 'structure_seed': spec.seed}
     if stored is not None:
         recorded = flat_settings(stored)
         overrides.update({k: recorded[k] for k in INHERITED})
-    for name in OVERRIDES:
-        value = getattr(FLAGS, name)
-        if value is None:
-            continue
+    for name, value in spec.overrides.items():
         if name.endswith('var_range'):
             try:
                 value = tuple(float(v) for v in value)
@@ -57,42 +55,43 @@ def config_from_flags(scene_shape, stored=None):
                 raise UsageError(f'--{name} takes two numbers, min,max; got {value}')
         overrides[name] = value
     try:
-        return PRESETS.get(FLAGS.dataset, NPZ_DEFAULT).replace(**overrides).validate()
+        return PRESETS.get(spec.dataset, NPZ_DEFAULT).replace(**overrides).validate()
     except ValueError as e:
         raise UsageError(str(e)) from None
 
 
-def dataset_label():
+def dataset_label(spec):
     """The data set's name in run folders: ``npz:path/to/scenes.npz`` -> ``npz_scenes``."""
-    if FLAGS.dataset.startswith(NPZ_PREFIX):
-        return 'npz_' + os.path.splitext(os.path.basename(FLAGS.dataset[len(NPZ_PREFIX):]))[0]
-    return FLAGS.dataset
+    if spec.dataset.startswith(NPZ_PREFIX):
+        return 'npz_' + os.path.splitext(os.path.basename(spec.dataset[len(NPZ_PREFIX):]))[0]
+    return spec.dataset
 
 
-def default_run_dir(config):
+def default_run_dir(spec, config):
     """runs/DATASET[_nobg][_pd]_seedSEED."""
-    name = dataset_label() + ('' if config.background_model else '_nobg')
+    name = dataset_label(spec) + ('' if config.background_model else '_nobg')
     name += '_pd' if config.structure == 'poon_domingos' else ''
-    return os.path.join('runs', f'{name}_seed{FLAGS.seed}')
+    return os.path.join('runs', f'{name}_seed{spec.seed}')
 
 
-def run_settings(config):
+def run_settings(spec, config):
     """Everything that shapes what a run learns, as recorded in its settings.json."""
     return {'config': {k: list(v) if isinstance(v, tuple) else v
                        for k, v in vars(config).items()},
-            'seed': FLAGS.seed, 'data_seed': FLAGS.data_seed, 'dataset': FLAGS.dataset,
-            'max_objects': FLAGS.max_objects, 'steps_per_epoch': FLAGS.steps_per_epoch,
-            'scenes': scene_counts()}
+            'seed': spec.seed, 'data_seed': spec.data_seed, 'dataset': spec.dataset,
+            'max_objects': spec.max_objects, 'steps_per_epoch': spec.steps_per_epoch,
+            'scenes': scene_counts(spec)}
 
 
-def scene_counts():
+def scene_counts(spec):
     """--scenes as (train, test), or None for the data set's own."""
-    if FLAGS.scenes is None:
+    if spec.scenes is None:
         return None
     try:
-        return [int(n) for n in FLAGS.scenes]
+        return [int(n) for n in spec.scenes]
     except ValueError:
-        raise UsageError(f'--scenes takes two numbers, train,test; got {FLAGS.scenes}') from None
+        raise UsageError('--scenes takes two numbers, train,test; got '
+                         + ','.join(spec.scenes)) from None
 
 
 # Settings of the data alone: a trained model may be evaluated on other scenes of its shape
@@ -111,7 +110,7 @@ def stored_settings(run_dir):
         raise UsageError(str(e)) from None
 
 
-def prepare_run_dir(run_dir, config, record=True):
+def prepare_run_dir(spec, run_dir, config, record=True):
     """Creates the run directory and records the settings (if ``record``).
 
     A folder that holds a checkpoint belongs to its settings (settings.json, or the copy in
@@ -119,13 +118,13 @@ def prepare_run_dir(run_dir, config, record=True):
     """
     check_writable(run_dir, 'run_dir')
     folder = RunFolder(run_dir)
-    settings = run_settings(config)
+    settings = run_settings(spec, config)
     try:
         folder.check_settings(settings, ignore=() if record else DATA_ONLY)
     except RunFolderError as e:
         raise UsageError(str(e)) from None
     if record:
-        folder.record_settings(settings, FLAGS.flags_into_string())
+        folder.record_settings(settings, spec.flags_text)
     return settings
 
 
@@ -143,97 +142,97 @@ def check_writable(folder, flag):
                          'pass a writable folder') from None
 
 
-def make_strategy():
+def make_strategy(spec):
     """The tf.distribute strategy that --strategy asks for (multi_worker: see run)."""
-    if FLAGS.strategy == 'default':
+    if spec.strategy == 'default':
         return tf.distribute.get_strategy()
-    if FLAGS.cpu_replicas and not tf.config.list_physical_devices('GPU'):
+    if spec.cpu_replicas and not tf.config.list_physical_devices('GPU'):
         cpu = tf.config.list_physical_devices('CPU')[0]
         tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.cpu_replicas)
+            cpu, [tf.config.LogicalDeviceConfiguration()] * spec.cpu_replicas)
         return tf.distribute.MirroredStrategy(
             [d.name for d in tf.config.list_logical_devices('CPU')])
     return tf.distribute.MirroredStrategy()
 
 
-def run():
+def run(spec):
     """Configures from the flags, then trains, evaluates, exports or samples."""
-    configure(FLAGS.threads, FLAGS.deterministic)
-    run_dir, export_dir = run_folders()
-    task = worker_task()
-    train, test, config = load_data(run_dir)
+    configure(spec.threads, spec.deterministic)
+    run_dir, export_dir = run_folders(spec)
+    task = worker_task(spec)
+    train, test, config = load_data(spec, run_dir)
     chief = task is None or task.is_chief
-    settings = prepare_run_dir(run_dir, config, record=FLAGS.mode == 'train' and chief)
-    waiting, strategy = start_strategy(task, config)
-    trainer = build_trainer(config, train, test, run_dir, strategy, chief, settings)
+    settings = prepare_run_dir(spec, run_dir, config, record=spec.mode == 'train' and chief)
+    waiting, strategy = start_strategy(spec, task, config)
+    trainer = build_trainer(spec, config, train, test, run_dir, strategy, chief, settings)
     if task:
         train_worker(trainer, config, waiting, export_dir, chief)
-    elif FLAGS.mode == 'train':
+    elif spec.mode == 'train':
         report(trainer, fit(trainer, config.epochs), export_dir)
     else:
         if not trainer.restore():
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
         print(f'restored step {int(trainer.step.numpy())} from {trainer.newest_checkpoint()}',
               flush=True)
-        if FLAGS.mode == 'sample':
-            sample(trainer, run_dir)
+        if spec.mode == 'sample':
+            sample(spec, trainer, run_dir)
         else:
             report(trainer, trainer.evaluate_now(),
-                   export_dir if FLAGS.mode == 'export' else None)
+                   export_dir if spec.mode == 'export' else None)
 
 
-def run_folders():
+def run_folders(spec):
     """The run and export folders, checked writable before any data is built."""
     # An .npz brings its scene shape with it; the config is made again once it is read.
-    size = FLAGS.scene_size or CANVAS
-    config = config_from_flags((size, size, 3 if FLAGS.dataset == 'sprites_rgb' else 1))
-    run_dir = FLAGS.run_dir or default_run_dir(config)
+    size = spec.scene_size or CANVAS
+    config = config_from_spec(spec, (size, size, 3 if spec.dataset == 'sprites_rgb' else 1))
+    run_dir = spec.run_dir or default_run_dir(spec, config)
     check_writable(run_dir, 'run_dir')
-    export_dir = FLAGS.export_dir or os.path.join(run_dir, 'saved_model')
-    if FLAGS.mode in ('train', 'export'):
+    export_dir = spec.export_dir or os.path.join(run_dir, 'saved_model')
+    if spec.mode in ('train', 'export'):
         check_writable(export_dir, 'export_dir')
     return run_dir, export_dir
 
 
-def worker_task():
+def worker_task(spec):
     """This process's task of a multi-worker run (TF_CONFIG), or None."""
-    if FLAGS.strategy != 'multi_worker':
+    if spec.strategy != 'multi_worker':
         return None
-    if FLAGS.mode != 'train':
+    if spec.mode != 'train':
         raise UsageError('--strategy=multi_worker is for training; evaluate or export '
                          'with the default strategy')
-    if FLAGS.stop_gain:
+    if spec.stop_gain:
         raise UsageError('--stop_gain reads the chief\'s evaluations; with several workers '
                          'train a fixed number of --epochs')
     return read_tf_config(os.environ.get('TF_CONFIG', ''))
 
 
-def load_data(run_dir):
+def load_data(spec, run_dir):
     """Training and test scenes, and the config for their shape (and the run held in
     ``run_dir``, whose unset choices it keeps)."""
-    train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
-                               seed=FLAGS.data_seed, download=FLAGS.download,
-                               max_objects=FLAGS.max_objects, scene_size=FLAGS.scene_size,
-                               sizes=scene_counts())
-    config = config_from_flags(train.images.shape[1:], stored_settings(run_dir))
+    train, test = load_dataset(spec.dataset, data_dir=spec.data_dir, mnist_dir=spec.mnist_dir,
+                               seed=spec.data_seed, download=spec.download,
+                               max_objects=spec.max_objects, scene_size=spec.scene_size,
+                               sizes=scene_counts(spec))
+    config = config_from_spec(spec, train.images.shape[1:], stored_settings(run_dir))
     if config.batch_size > len(train):
         raise UsageError(f'--batch_size={config.batch_size} exceeds the {len(train)} training '
                          'scenes')
-    return train, test.subset(FLAGS.test_scenes) if FLAGS.test_scenes else test, config
+    return train, test.subset(spec.test_scenes) if spec.test_scenes else test, config
 
 
-def start_strategy(task, config):
+def start_strategy(spec, task, config):
     """The tf.distribute strategy, and (several workers) the watchdog that waits for all."""
     waiting = None
     if task:  # from here until the first step, every worker waits for all the others
-        waiting = Watchdog(FLAGS.worker_timeout, f'{task}: not every worker of TF_CONFIG '
-                           f'joined within {FLAGS.worker_timeout} s (--worker_timeout); start '
+        waiting = Watchdog(spec.worker_timeout, f'{task}: not every worker of TF_CONFIG '
+                           f'joined within {spec.worker_timeout} s (--worker_timeout); start '
                            'all of them with the same command').start()
-        strategy = multi_worker_strategy(FLAGS.worker_timeout)
+        strategy = multi_worker_strategy(spec.worker_timeout)
         print(f'{task} of {task.tasks} workers' + (' (chief: writes the run directory)'
                                                     if task.is_chief else ''), flush=True)
     else:
-        strategy = make_strategy()
+        strategy = make_strategy(spec)
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise UsageError(f'--batch_size={config.batch_size} does not split over {replicas} '
@@ -241,28 +240,28 @@ def start_strategy(task, config):
     return waiting, strategy
 
 
-def build_trainer(config, train, test, run_dir, strategy, chief, settings):
+def build_trainer(spec, config, train, test, run_dir, strategy, chief, settings):
     """The model (its parameter counts printed, as Table 1) and its trainer."""
     with strategy.scope():
-        model = Supair(config, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
+        model = Supair(config, seed=spec.seed, jit_compile=spec.jit_compile)
     if chief:
         print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in
                                          model.parameter_counts().items()), flush=True)
-    return Trainer(model, train, test, run_dir, seed=FLAGS.seed,
-                   steps_per_epoch=FLAGS.steps_per_epoch, strategy=strategy,
-                   evals_per_epoch=FLAGS.evals_per_epoch,
-                   frequent_eval_epochs=FLAGS.frequent_eval_epochs,
-                   stop_gain=FLAGS.stop_gain, stop_epochs=FLAGS.stop_epochs,
-                   checkpoint_seconds=FLAGS.checkpoint_seconds, verbose=int(chief),
+    return Trainer(model, train, test, run_dir, seed=spec.seed,
+                   steps_per_epoch=spec.steps_per_epoch, strategy=strategy,
+                   evals_per_epoch=spec.evals_per_epoch,
+                   frequent_eval_epochs=spec.frequent_eval_epochs,
+                   stop_gain=spec.stop_gain, stop_epochs=spec.stop_epochs,
+                   checkpoint_seconds=spec.checkpoint_seconds, verbose=int(chief),
                    chief=chief, settings=settings)
 
 
-def sample(trainer, run_dir):
+def sample(spec, trainer, run_dir):
     """32 scenes drawn from the model (and the same with leaf means), as PNGs."""
     folder = os.path.join(run_dir, 'pictures')
     os.makedirs(folder, exist_ok=True)
     for name, means in (('samples', False), ('samples_leaf_means', True)):
-        sample_sheet(trainer.model, n=32, seed=FLAGS.seed, leaf_means=means).save(
+        sample_sheet(trainer.model, n=32, seed=spec.seed, leaf_means=means).save(
             os.path.join(folder, f'{name}.png'))
     print(f'32 scenes sampled from step {int(trainer.step.numpy())}: '
           f'{folder}/samples.png (leaf means: samples_leaf_means.png)')
@@ -348,7 +347,7 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f'error: unexpected arguments {" ".join(argv[1:])}; flags look like --name=value')
     try:
-        run()
+        run(read_run_spec())
     except (UsageError, DatasetError, CheckpointError, ClusterError) as e:
         sys.exit(f'error: {e}')
     except KeyboardInterrupt:

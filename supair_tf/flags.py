@@ -1,4 +1,6 @@
-"""Every command-line flag of run.py, in one place."""
+"""Every command-line flag of run.py, in one place, and the run spec read from them once."""
+
+import dataclasses
 
 from absl import flags
 
@@ -88,3 +90,49 @@ FLAGS = flags.FLAGS
 OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'structure',
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
              'patch_size', 'structure_seed', 'data_order')
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """What the command line asks for, read from the flags once (read_run_spec); the code
+    below the entry point takes this, never the flags. ``overrides``: the preset fields
+    (OVERRIDES) the command line sets; ``flags_text``: all flags, for the run folder."""
+    mode: str
+    dataset: str
+    seed: int
+    data_seed: int
+    max_objects: int | None
+    scene_size: int | None
+    scenes: tuple | None
+    steps_per_epoch: int | None
+    data_dir: str
+    mnist_dir: str | None
+    download: bool
+    run_dir: str | None
+    export_dir: str | None
+    test_scenes: int | None
+    strategy: str
+    worker_timeout: int
+    cpu_replicas: int
+    evals_per_epoch: int
+    frequent_eval_epochs: int
+    stop_gain: float
+    stop_epochs: int
+    checkpoint_seconds: int
+    jit_compile: bool
+    deterministic: bool
+    threads: int
+    overrides: dict
+    flags_text: str
+
+
+def read_run_spec(flag_values=FLAGS):
+    """The RunSpec of parsed ``flag_values``."""
+    derived = ('scenes', 'overrides', 'flags_text')
+    values = {f.name: getattr(flag_values, f.name) for f in dataclasses.fields(RunSpec)
+              if f.name not in derived}
+    scenes = flag_values.scenes
+    return RunSpec(**values, scenes=None if scenes is None else tuple(scenes),
+                   overrides={name: getattr(flag_values, name) for name in OVERRIDES
+                              if getattr(flag_values, name) is not None},
+                   flags_text=flag_values.flags_into_string())
