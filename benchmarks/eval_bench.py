@@ -1,4 +1,4 @@
-"""Where one test evaluation's time goes: counting, the ELBO, box IoU (issue 10's housekeeping).
+"""Where one test evaluation's time goes: counting, the ELBO, box IoU (the housekeeping of a run).
 
     python benchmarks/eval_bench.py [--dataset=sprites] [--repeats=5] [--mnist_dir=DIR]
                                     [--detect_batches=2500,500]

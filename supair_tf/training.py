@@ -56,11 +56,11 @@ class FusedAdam(keras.optimizers.Adam):
             beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
 
 
-def make_optimizer(model):
+def make_optimizer(model, epsilon=1e-8):
     """Adam with the paper's learning rate, built for the model's variables (under a
     tf.distribute strategy, call this in its scope). Epsilon 1e-8 is TF1's AdamOptimizer
     default, which the reference code trained with."""
-    optimizer = FusedAdam(model.config.learning_rate, epsilon=1e-8)
+    optimizer = FusedAdam(model.config.learning_rate, epsilon=epsilon)
     optimizer.build(model.model_variables)
     return optimizer
 

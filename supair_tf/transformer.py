@@ -47,8 +47,7 @@ def extract_patches(images, z_where, patch_size, offset=0.0):
     one pixel).
 
     Each pass gathers both neighbours at once (their indices side by side): one gather
-    and one gradient scatter per pass instead of two (a few per cent of the train step;
-    RESULTS.md, session 9).
+    and one gradient scatter per pass instead of two (a few per cent of the train step).
     """
     b, k = tf.shape(z_where)[0], z_where.shape[1]
     height, width, channels = images.shape[1], images.shape[2], images.shape[3]

@@ -33,8 +33,8 @@ from supair_tf.training import make_optimizer, make_train_step
 strategy = multi_worker_strategy(120) if mode == 'worker' else tf.distribute.get_strategy()
 with strategy.scope():
     model = Supair(PRESETS['sprites'].replace(batch_size=8), seed=3)
-    adam = make_optimizer(model)
-adam.epsilon = 1.0  # steps proportional to the gradients: see test_distributed.py
+    # epsilon 1: steps proportional to the gradients (see test_distributed.py)
+    adam = make_optimizer(model, epsilon=1.0)
 step = make_train_step(model, adam, strategy if mode == 'worker' else None)
 images = np.random.default_rng(0).uniform(0, 1, (8, 50, 50, 1)).astype(np.float32)
 losses = [float(step(images)) for _ in range(2)]

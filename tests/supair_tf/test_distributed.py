@@ -25,9 +25,8 @@ for mine, theirs in zip(single.model_variables, mirrored.model_variables):
 # such gradients (the two devices sum in another order) would dominate the comparison.
 # A large epsilon keeps every step proportional to its gradient, which is what is compared.
 with strategy.scope():
-    mirrored_adam = make_optimizer(mirrored)
-single_adam = make_optimizer(single)
-single_adam.epsilon = mirrored_adam.epsilon = 1.0
+    mirrored_adam = make_optimizer(mirrored, epsilon=1.0)
+single_adam = make_optimizer(single, epsilon=1.0)
 before = [v.numpy() for v in single.model_variables]
 images = np.random.default_rng(0).uniform(0, 1, (8, 50, 50, 1)).astype(np.float32)
 step = make_train_step(mirrored, mirrored_adam, strategy)

@@ -69,7 +69,7 @@ def test_a_checkpoint_without_the_train_elbo_window_still_resumes(scenes, tmp_pa
 
 
 def test_a_checkpoint_from_when_the_model_held_adam_resumes_exactly(scenes, tmp_path):
-    """Up to commit 86e8901 the model owned Adam (model/optimizer/...) beside a step variable
+    """In older run folders the model owned Adam (model/optimizer/...) beside a step variable
     of the trainer's own; such checkpoints restore every variable and Adam's state."""
     import tensorflow as tf
     trainer = make_trainer(scenes, tmp_path)

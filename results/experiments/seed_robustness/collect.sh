@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Copies each protocol run's metrics.csv and settings.json out of its run folder: a run
+# that trained all its epochs into results/, one still short of them into
+# results/experiments/seed_robustness/protocol/ (partial). Run from the repository root.
+RUNS=${RUNS:-/root/supair_runs/s10/protocol}
+for dir in "$RUNS"/*/; do
+  name=$(basename "$dir")
+  [ -f "$dir/metrics.csv" ] || continue
+  done_steps=$(python -c "import json,sys; s=json.load(open(sys.argv[1])); c=s['config']; \
+print(c['epochs'] * (s['steps_per_epoch'] or {'sprites': 40000}.get(s['dataset'], 60000) // c['batch_size']))" "$dir/settings.json")
+  last=$(tail -n 1 "$dir/metrics.csv" | cut -d, -f2)
+  if [ "$last" = "$done_steps" ]; then target=results; rm -f "results/experiments/seed_robustness/protocol/${name}_"*
+  else target=results/experiments/seed_robustness/protocol; fi
+  cp "$dir/metrics.csv" "$target/${name}_metrics.csv"
+  cp "$dir/settings.json" "$target/${name}_settings.json"
+  echo "$name: step $last of $done_steps -> $target"
+done
