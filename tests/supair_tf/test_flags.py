@@ -1,0 +1,35 @@
+"""The run spec: the flags read once, the only thing the code below run.py sees of them."""
+
+import copy
+
+from absl import flags
+
+from supair_tf.app import config_from_spec
+from supair_tf.flags import OVERRIDES, read_run_spec
+
+
+def parsed(*argv):
+    """run.py's flags parsed from ``argv``, in a copy (the global flags stay unparsed)."""
+    values = copy.deepcopy(flags.FLAGS)
+    values(['run.py', *argv])
+    return values
+
+
+def test_only_the_preset_fields_the_command_line_sets_override_the_preset():
+    spec = read_run_spec(parsed('--dataset=mnist', '--epochs=3', '--obj_var_range=0.2,0.3',
+                                '--seed=4'))
+    assert spec.overrides == {'epochs': 3, 'obj_var_range': ['0.2', '0.3']}
+    assert set(spec.overrides) <= set(OVERRIDES)
+    config = config_from_spec(spec, (50, 50, 1))
+    assert (config.epochs, config.obj_var_range) == (3, (0.2, 0.3))
+    # what the flags leave unset comes from the Multi-MNIST preset, and the structures
+    # follow the run's seed
+    assert (config.batch_size, config.structure_seed, config.data_order) == (256, 4, 'fixed')
+    assert spec.dataset == 'mnist' and spec.mode == 'train' and '--epochs=3' in spec.flags_text
+
+
+def test_a_spec_is_a_snapshot_that_later_flag_changes_do_not_reach():
+    values = parsed('--dataset=sprites', '--seed=2')
+    spec = read_run_spec(values)
+    values.seed = 7
+    assert spec.seed == 2
