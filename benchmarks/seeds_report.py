@@ -65,8 +65,7 @@ def table(results, epochs_steps):
 def per_seed(results, epochs_steps, variant=''):
     """Final count accuracy and ELBO of every run, one row per data set, in Markdown;
     a run short of its last step shows where it stands (``(at step N)``)."""
-    lines = [None]
-    seeds = set()
+    lines, seeds = [], set()
     for name, (title, *_) in DATASETS.items():
         runs = read_runs(results, name, variant)
         if not runs:
@@ -82,7 +81,7 @@ def per_seed(results, epochs_steps, variant=''):
     head = '| data set | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |'
     rows = [f'| {title}{" without a background model" if variant else ""} | '
             + ' | '.join(cells.get(s, '-') for s in seeds) + ' |'
-            for title, cells in lines[1:]]
+            for title, cells in lines]
     return '\n'.join([head, '|---' * (len(seeds) + 1) + '|'] + rows)
 
 

@@ -156,7 +156,7 @@ def make_strategy(spec):
 
 
 def run(spec):
-    """Configures from the flags, then trains, evaluates, exports or samples."""
+    """Configures from the run spec, then trains, evaluates, exports or samples."""
     configure(spec.threads, spec.deterministic)
     run_dir, export_dir = run_folders(spec)
     task = worker_task(spec)
