@@ -4,7 +4,10 @@ The trainer hands numbers to a RunLog; the log computes nothing and never calls 
 """
 
 import math
+import sys
+import time
 
+import keras
 import tensorflow as tf
 
 from supair_tf.run_folder import RunFolder
@@ -35,6 +38,18 @@ class RunLog:
         """One console line (none when quiet)."""
         if self.verbose:
             print(text, flush=True)
+
+    def epoch_progress(self, steps, done):
+        """The progress display of one epoch of ``steps`` steps, ``done`` of them already
+        run: Keras' bar on a terminal, a plain line per tenth of the epoch when the output
+        is a file (where the bar would write one endless line of escape codes), nothing
+        when quiet. Its ``update(done, elbo)`` takes the steps done and the batch ELBO;
+        ``interrupt()`` goes to a new line before another line is said."""
+        if not self.verbose:
+            return _Quiet()
+        if sys.stdout.isatty():
+            return _Bar(steps, done)
+        return _Lines(self.say, steps, done)
 
     def train_elbo(self, step, elbo):
         """The ELBO of one training batch, as a TensorBoard scalar."""
@@ -69,3 +84,35 @@ class RunLog:
             self._writer.close()
             self._writer = None
         return self.folder.cut_logs_to(step)
+
+
+class _Quiet:
+    def update(self, done, elbo):
+        pass
+
+    def interrupt(self):
+        pass
+
+
+class _Bar:
+    def __init__(self, steps, done):
+        self.bar = keras.utils.Progbar(steps, stateful_metrics=['elbo'])
+        self.bar.update(done)
+
+    def update(self, done, elbo):
+        self.bar.update(done, [('elbo', elbo)])
+
+    def interrupt(self):
+        print(flush=True)
+
+
+class _Lines(_Quiet):
+    def __init__(self, say, steps, done):
+        self.say, self.steps, self.first = say, steps, done
+        self.every, self.began = max(1, steps // 10), time.time()
+
+    def update(self, done, elbo):
+        if done % self.every and done != self.steps:
+            return
+        pace = (time.time() - self.began) / max(1, done - self.first)
+        self.say(f'  {done}/{self.steps} steps, batch ELBO {elbo:.1f}, {pace:.2f} s/step')

@@ -243,9 +243,7 @@ class Trainer:
         order = self.batch_indices(epoch)
         first = int(self.step.numpy()) - epoch * self.steps_per_epoch
         self.log.say(f'epoch {epoch + 1}')
-        bar = keras.utils.Progbar(self.steps_per_epoch, verbose=self.verbose,
-                                  stateful_metrics=['elbo'])
-        bar.update(first)
+        progress = self.log.epoch_progress(self.steps_per_epoch, first)
         last_save = time.time()
         if first == 0:
             self.recent_elbos.clear()
@@ -257,10 +255,10 @@ class Trainer:
             if not np.isfinite(elbo):
                 raise FloatingPointError(f'the ELBO became {elbo} at step {int(self.step.numpy())}')
             self.recent_elbos.append(elbo)
-            bar.update(k + 1, [('elbo', elbo)])
+            progress.update(k + 1, elbo)
             self.log.train_elbo(int(self.step.numpy()), elbo)
             if self.schedule.evaluates_within(epoch, k + 1):
-                self.log.say('')  # leave the progress bar's line
+                progress.interrupt()
                 self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch)
             if time.time() - last_save > self.checkpoint_seconds:
                 self.save()

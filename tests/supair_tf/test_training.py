@@ -43,6 +43,16 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(scenes, tmp_
         make_trainer(scenes, tmp_path).restore()
 
 
+def test_progress_written_to_a_file_is_plain_lines(scenes, tmp_path, capsys):
+    """Output that is not a terminal (a nohup log) gets one readable line per tenth of an
+    epoch, not the terminal bar's escape codes."""
+    make_trainer(scenes, tmp_path).fit(1)
+    out = capsys.readouterr().out
+    assert '\x1b' not in out and '\r' not in out
+    steps = [line.split()[0] for line in out.splitlines() if line.endswith('s/step')]
+    assert steps == ['1/2', '2/2']
+
+
 def test_resuming_logs_the_evaluation_a_kill_left_out(scenes, tmp_path):
     trainer = make_trainer(scenes, tmp_path)
     trainer.fit(1)                          # 2 steps: evaluated and logged at step 2
