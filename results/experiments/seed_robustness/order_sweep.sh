@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Noisy-MNIST and Grid-MNIST with the initialisation fix, a structure of their own per seed
-# and a new data order every epoch (--data_order=shuffled): does the shuffled order alone
-# bring back the seeds that fail under the original's fixed order? One queue of
+# Noisy-MNIST and Grid-MNIST with the initialisation fix and a structure of their own per
+# seed, in either data order (ORDER=shuffled: a new order every epoch; ORDER=fixed: the
+# stored order, the original's): does the order decide which seeds fail? One queue of
 # (data set, seed) pairs, one thread each, from a frozen checkout; every run resumes from
 # its checkpoint, so EPOCHS=20 continues a 5-epoch run into a protocol-length run.
-#   TREE=/path/to/frozen/checkout OUT=/path/to/runs EPOCHS=5 bash order_sweep.sh grid_mnist_1 noisy_mnist_3 ...
+#   TREE=/path/to/frozen/checkout OUT=/path/to/runs ORDER=fixed EPOCHS=5 \
+#     bash order_sweep.sh grid_mnist_1 noisy_mnist_3 ...
 set -u
 OUT=${OUT:-/root/supair_runs/s12/order_sweep}
 TREE=${TREE:-/root/frozen/s12}
 EPOCHS=${EPOCHS:-5}
+ORDER=${ORDER:-shuffled}
 MNIST_DIR=${MNIST_DIR:-/work/shared/mnist}
 mkdir -p "$OUT"
 for item in "$@"; do
-  dataset=${item%_*}; seed=${item##*_}; name=${dataset}_shuffled_seed$seed
+  dataset=${item%_*}; seed=${item##*_}; name=${dataset}_${ORDER}_seed$seed
   echo "== $name to epoch $EPOCHS start $(date -u +%FT%TZ)"
   (cd "$TREE" && python run.py --dataset="$dataset" --seed="$seed" --epochs="$EPOCHS" \
-     --data_order=shuffled --threads=1 --mnist_dir="$MNIST_DIR" --run_dir="$OUT/$name" \
+     --data_order="$ORDER" --threads=1 --mnist_dir="$MNIST_DIR" --run_dir="$OUT/$name" \
      >> "$OUT/$name.log" 2>&1)
   echo "== $name exit $? $(date -u +%FT%TZ)"
 done
