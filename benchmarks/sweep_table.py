@@ -5,7 +5,8 @@ Markdown tables of RESULTS.md's short sweeps (issue 23).
         --step=1170 --bar=0.9 grid_mnist_fixed grid_mnist_shuffled
 
 Reads ``<folder>/<configuration>_seed<k>_metrics.csv`` (a run's metrics.csv) for every
-configuration named; a run that has not reached ``--step`` shows '-'. Prints one row per
+configuration named (a configuration with a slash is a path prefix of its own, e.g.
+``results/grid_mnist`` for the protocol's runs); a run that has not reached ``--step`` shows '-'. Prints one row per
 configuration: the accuracy per seed, how many seeds are below ``--bar`` and the mean
 over the seeds that reached the step.
 """
@@ -28,6 +29,8 @@ def accuracy_at(path, step):
 
 def sweep(folder, configuration, step):
     """``{seed: accuracy or None}`` of one configuration's runs."""
+    if '/' in configuration:
+        folder, configuration = os.path.split(configuration)
     found = {}
     for path in glob.glob(os.path.join(folder, f'{configuration}_seed*_metrics.csv')):
         match = re.search(rf'{re.escape(configuration)}_seed(\d+)_metrics\.csv$', path)
@@ -52,7 +55,7 @@ def table(folder, configurations, step, bar):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--folder', required=True)
+    parser.add_argument('--folder', default='.')
     parser.add_argument('--step', type=int, required=True)
     parser.add_argument('--bar', type=float, default=0.9)
     parser.add_argument('configurations', nargs='+')
