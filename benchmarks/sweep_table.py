@@ -6,9 +6,9 @@ Markdown tables of RESULTS.md's short sweeps (issue 23).
 
 Reads ``<folder>/<configuration>_seed<k>_metrics.csv`` (a run's metrics.csv) for every
 configuration named (a configuration with a slash is a path prefix of its own, e.g.
-``results/grid_mnist`` for the protocol's runs); a run that has not reached ``--step`` shows '-'. Prints one row per
-configuration: the accuracy per seed, how many seeds are below ``--bar`` and the mean
-over the seeds that reached the step.
+``results/grid_mnist`` for the protocol's runs); a run that has not reached ``--step``
+shows '-'. Prints one row per configuration: the accuracy per seed, how many seeds are
+below ``--bar`` and the mean over the seeds that reached the step.
 """
 
 import argparse
