@@ -95,10 +95,11 @@ class RunFolder:
     def repair_checkpoint_state(self):
         """Rewrites the ``checkpoint`` state file to list every checkpoint found, so that
         TensorFlow's manager keeps and prunes them all."""
-        paths = self.checkpoints()
-        if paths:
-            tf.compat.v1.train.update_checkpoint_state(
-                self.checkpoint_dir, paths[-1], all_model_checkpoint_paths=paths)
+        names = [os.path.basename(p) for p in self.checkpoints()]
+        if names:  # the state file's text format, paths relative to the folder
+            write_whole(os.path.join(self.checkpoint_dir, 'checkpoint'), ''.join(
+                [f'model_checkpoint_path: "{names[-1]}"\n'] +
+                [f'all_model_checkpoint_paths: "{name}"\n' for name in names]))
 
     # ---- settings ----------------------------------------------------------------------
     def read_settings(self):

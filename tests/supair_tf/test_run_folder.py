@@ -67,6 +67,10 @@ def test_a_lost_or_stale_checkpoint_state_file_loses_no_checkpoint(scenes, tmp_p
     assert make_trainer(scenes, tmp_path).restore() == 8
     state.write_text(stale)         # as if killed between writing ckpt-8 and the state file
     assert make_trainer(scenes, tmp_path).restore() == 8
+    repaired = tf.train.get_checkpoint_state(str(tmp_path / 'checkpoints'))  # TF reads it
+    assert os.path.basename(repaired.model_checkpoint_path) == 'ckpt-8'
+    assert [os.path.basename(p) for p in repaired.all_model_checkpoint_paths] == \
+        ['ckpt-4', 'ckpt-8']
     assert RunFolder(str(tmp_path)).holds_run()
 
 
