@@ -6,9 +6,9 @@ Markdown tables of RESULTS.md's short sweeps (issue 23).
 
 Reads ``<folder>/<configuration>_seed<k>_metrics.csv`` (a run's metrics.csv) for every
 configuration named (a configuration with a slash is a path prefix of its own, e.g.
-``results/grid_mnist`` for the protocol's runs); a run that has not reached ``--step``
-shows '-'. Prints one row per configuration: the accuracy per seed, how many seeds are
-below ``--bar`` and the mean over the seeds that reached the step.
+``results/grid_mnist`` for the protocol's runs; ``a+b`` joins two sources' seeds); a run
+that has not reached ``--step`` shows '-'. Prints one row per configuration: the accuracy
+per seed, how many seeds are below ``--bar`` and the mean over the seeds that reached it.
 """
 
 import argparse
@@ -39,8 +39,16 @@ def sweep(folder, configuration, step):
     return found
 
 
+def joined(folder, configuration, step):
+    """``sweep`` of every '+'-joined source, the earlier source winning a seed."""
+    found = {}
+    for source in reversed(configuration.split('+')):
+        found.update(sweep(folder, source, step))
+    return found
+
+
 def table(folder, configurations, step, bar):
-    runs = {c: sweep(folder, c, step) for c in configurations}
+    runs = {c: joined(folder, c, step) for c in configurations}
     seeds = sorted(set().union(*runs.values()))
     lines = [f'| configuration | {" | ".join(map(str, seeds))} | below {100 * bar:.0f}% | mean |',
              '|---' * (len(seeds) + 3) + '|']
