@@ -107,12 +107,23 @@ class _Bar:
 
 
 class _Lines(_Quiet):
+    """Pace in seconds per training step, not counting the intervals an evaluation took."""
+
     def __init__(self, say, steps, done):
-        self.say, self.steps, self.first = say, steps, done
-        self.every, self.began = max(1, steps // 10), time.time()
+        self.say, self.steps, self.every = say, steps, max(1, steps // 10)
+        self.last, self.last_done, self.seconds, self.counted = time.time(), done, 0.0, 0
+        self.paused = False
 
     def update(self, done, elbo):
+        now = time.time()
+        if not self.paused:
+            self.seconds += now - self.last
+            self.counted += done - self.last_done
+        self.last, self.last_done, self.paused = now, done, False
         if done % self.every and done != self.steps:
             return
-        pace = (time.time() - self.began) / max(1, done - self.first)
-        self.say(f'  {done}/{self.steps} steps, batch ELBO {elbo:.1f}, {pace:.2f} s/step')
+        pace = f', {self.seconds / self.counted:.2f} s/step' if self.counted else ''
+        self.say(f'  {done}/{self.steps} steps, batch ELBO {elbo:.1f}{pace}')
+
+    def interrupt(self):
+        self.paused = True
