@@ -106,7 +106,7 @@ class _Bar:
         print(flush=True)
 
 
-class _Lines(_Quiet):
+class _Lines:
     """Pace in seconds per training step, not counting the intervals an evaluation took."""
 
     def __init__(self, say, steps, done):
