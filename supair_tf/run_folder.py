@@ -1,7 +1,8 @@
 """A run directory as one object that keeps its own truth.
 
     RUN_DIR/settings.json        what shapes what the run learns (a copy in every checkpoint)
-    RUN_DIR/checkpoints/ckpt-N   model, Adam (its iterations = N), training seconds, settings
+    RUN_DIR/checkpoints/ckpt-N   model, Adam (its iterations = N), training seconds, settings;
+                                 written whole or not at all (see write_checkpoint)
     RUN_DIR/metrics.csv          one row per evaluated step, at most once
     RUN_DIR/tensorboard/         the same steps as TensorBoard scalars, at most once
     EXPORT_DIR/assets.extra/supair.json   the step a SavedModel was made from
@@ -37,6 +38,7 @@ LEGACY_SETTINGS = {'data_order': 'shuffled', 'data_seed': 42, 'max_objects': Non
 REQUIRED_SETTINGS = ('config', 'seed', 'dataset')
 SETTINGS_KEY = 'settings/.ATTRIBUTES/VARIABLE_VALUE'  # the copy inside a checkpoint
 CSV_FIELDS = list(MetricsRow._fields)
+PARTIAL = '.partial'  # in checkpoints/: a checkpoint being written
 
 
 def flat_settings(settings):
@@ -92,9 +94,32 @@ class RunFolder:
         """Whether any checkpoint (readable or not) is here: then it is never trained over."""
         return bool(self.checkpoints())
 
+    def write_checkpoint(self, checkpoint, step, keep=3):
+        """Writes ``checkpoint`` (a tf.train.Checkpoint) as ``ckpt-<step>``, keeping the
+        newest ``keep``. TensorFlow writes a checkpoint's index file in place, so a kill
+        while it writes would leave a half index that looks like a checkpoint (and, were it
+        the only one, nothing to resume from). Here it is written in a side folder and
+        moved in: its data first, its index last, so ``ckpt-N.index`` is there only once
+        the checkpoint is whole. Older ones lose their index first, for the same reason."""
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        side = os.path.join(self.checkpoint_dir, PARTIAL)
+        shutil.rmtree(side, ignore_errors=True)  # what a kill left half-written
+        os.makedirs(side)
+        name = f'ckpt-{int(step)}'
+        checkpoint.write(os.path.join(side, name))
+        remove_checkpoint(os.path.join(self.checkpoint_dir, name))  # a damaged one, say
+        written = sorted(os.listdir(side), key=lambda f: f.endswith('.index'))
+        for f in written:
+            if f.startswith(name + '.'):
+                os.replace(os.path.join(side, f), os.path.join(self.checkpoint_dir, f))
+        shutil.rmtree(side, ignore_errors=True)
+        for old in self.checkpoints()[:-keep]:
+            remove_checkpoint(old)
+        self.repair_checkpoint_state()
+
     def repair_checkpoint_state(self):
         """Rewrites the ``checkpoint`` state file to list every checkpoint found, so that
-        TensorFlow's manager keeps and prunes them all."""
+        TensorFlow's tools (tf.train.latest_checkpoint) see them all."""
         names = [os.path.basename(p) for p in self.checkpoints()]
         if names:  # the state file's text format, paths relative to the folder
             write_whole(os.path.join(self.checkpoint_dir, 'checkpoint'), ''.join(
@@ -186,6 +211,14 @@ def checkpoint_step(path):
     """``.../ckpt-80`` -> 80."""
     match = re.search(r'ckpt-(\d+)$', path)
     return int(match.group(1)) if match else -1
+
+
+def remove_checkpoint(prefix):
+    """Deletes a checkpoint's files, its index first (what is left is never taken for a
+    whole checkpoint)."""
+    for path in [prefix + '.index', *glob.glob(glob.escape(prefix) + '.data-*')]:
+        if os.path.exists(path):
+            os.remove(path)
 
 
 def settings_problem(settings):

@@ -6,6 +6,8 @@ import json
 import numpy as np
 import tensorflow as tf
 
+from supair_tf.run_folder import RunFolder
+
 TRAIN_ELBO_WINDOW = 20  # train_elbo in metrics.csv: mean over this many last batches
 # Present in checkpoints of an older layout, which kept Adam under the model.
 LEGACY_ADAM_KEY = 'model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
@@ -35,14 +37,14 @@ class TrainingState:
         # What a checkpoint must hold, and all it holds (the window and settings are newer).
         self.required = tf.train.Checkpoint(model=model, optimizer=optimizer,
                                             train_seconds=self.train_seconds)
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                         train_seconds=self.train_seconds,
-                                         recent_train_elbos=self.window,
-                                         settings=self.settings)
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                              train_seconds=self.train_seconds,
+                                              recent_train_elbos=self.window,
+                                              settings=self.settings)
+        self.writes_to = RunFolder(scratch) if scratch else folder
         if scratch is None:
-            folder.repair_checkpoint_state()
-        self.manager = tf.train.CheckpointManager(checkpoint, scratch or folder.checkpoint_dir,
-                                                  3)
+            folder.repair_checkpoint_state()  # a state file a kill left stale or lost
+        self.saved_step = None  # the step of the checkpoint last written or read here
 
     @property
     def step(self):
@@ -59,11 +61,12 @@ class TrainingState:
                 self._restore_required(path)
                 self.window.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
                 # The window alone (not the model again); older checkpoints lack it.
-                tf.train.Checkpoint(recent_train_elbos=self.window).restore(
+                tf.train.Checkpoint(recent_train_elbos=self.window).read(
                     path).expect_partial()
                 self.recent_elbos.clear()
                 self.recent_elbos.extend(e for e in self.window.numpy() if np.isfinite(e))
-                return int(self.step.numpy())
+                self.saved_step = int(self.step.numpy())
+                return self.saved_step
             except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
                 say(f'checkpoint {path} is unreadable ({type(e).__name__}); '
                     'trying the one before')
@@ -83,8 +86,10 @@ class TrainingState:
                      if getattr(self.model, name) is not None}
             legacy = tf.train.Checkpoint(**parts, optimizer=self.optimizer)
             target = tf.train.Checkpoint(model=legacy, train_seconds=self.train_seconds)
-        # expect_partial: the older layout's own step variable (equal to Adam's) is not read.
-        target.restore(path).assert_existing_objects_matched().expect_partial()
+        # read, not restore: restore would add a save counter, which checkpoints written
+        # whole (RunFolder.write_checkpoint) do not hold. expect_partial: the older layout's
+        # own step variable (equal to Adam's) is not read.
+        target.read(path).assert_existing_objects_matched().expect_partial()
 
     def newest(self):
         """The newest checkpoint file prefix of the run folder, or None."""
@@ -92,9 +97,14 @@ class TrainingState:
         return found[-1] if found else None
 
     def save(self):
-        """Writes a checkpoint numbered by the step."""
+        """Writes a checkpoint numbered by the step (whole or not at all, keeping the newest
+        three), unless this step's was just written or read."""
+        step = int(self.step.numpy())
+        if step == self.saved_step:
+            return
         window = np.full(TRAIN_ELBO_WINDOW, np.nan, np.float32)
         if self.recent_elbos:
             window[-len(self.recent_elbos):] = list(self.recent_elbos)
         self.window.assign(window)
-        self.manager.save(checkpoint_number=int(self.step.numpy()))
+        self.writes_to.write_checkpoint(self.checkpoint, step, keep=3)
+        self.saved_step = step
