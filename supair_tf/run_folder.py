@@ -240,10 +240,20 @@ def whole_row(row):
 
 
 def cut_events(path, step):
-    """Rewrites one TensorBoard event file without the events above ``step``."""
-    records = [r.numpy() for r in tf.data.TFRecordDataset(path)]
+    """Rewrites one TensorBoard event file without the events above ``step``, and without a
+    record a kill tore (TensorFlow would stop every later read of the file there)."""
+    records, torn = [], False
+    iterator = iter(tf.data.TFRecordDataset(path))
+    while True:
+        try:
+            records.append(next(iterator).numpy())
+        except StopIteration:
+            break
+        except tf.errors.DataLossError:  # a torn or corrupted record: keep what came before
+            torn = True
+            break
     kept = [r for r in records if tf.compat.v1.Event.FromString(r).step <= step]
-    if len(kept) == len(records):
+    if len(kept) == len(records) and not torn:
         return
     with tf.io.TFRecordWriter(path + '.tmp') as writer:
         for record in kept:

@@ -56,6 +56,23 @@ def test_a_kill_before_the_first_checkpoint_logs_no_step_twice(scenes, tmp_path)
     assert len(events) == len(set(events)) and ('train/elbo', 3) in events
 
 
+def test_a_tensorboard_record_torn_by_a_kill_is_dropped_and_the_run_resumes(scenes, tmp_path):
+    first = make_trainer(scenes, tmp_path)
+    first.fit(1)                    # steps 1-4, saved at step 4
+    first._run_epoch(1)             # steps 5-8 logged, then killed unsaved ...
+    first.log.writer.flush()
+    (events,) = glob.glob(str(tmp_path / 'tensorboard' / '*tfevents*'))
+    with open(events, 'r+b') as f:  # ... while writing a record
+        f.truncate(os.path.getsize(events) - 5)
+    resumed = make_trainer(scenes, tmp_path)
+    resumed.fit(2)
+    resumed.log.writer.flush()
+    rows, events = logged_steps(tmp_path)
+    assert rows == [2, 4, 6, 8]
+    assert len(events) == len(set(events))
+    assert {step for tag, step in events if tag == 'train/elbo'} == set(range(1, 9))
+
+
 def test_a_lost_or_stale_checkpoint_state_file_loses_no_checkpoint(scenes, tmp_path):
     trainer = make_trainer(scenes, tmp_path)
     for step in (4, 8):
