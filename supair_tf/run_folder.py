@@ -176,11 +176,13 @@ class RunFolder:
 
     # ---- logs --------------------------------------------------------------------------
     def metrics_rows(self):
-        """The rows of metrics.csv that are whole (a kill may cut the last one)."""
+        """The rows of metrics.csv that are whole (a kill may cut the last one, a lost write
+        leave zeros or garbage bytes)."""
         if not os.path.exists(self.metrics_path):
             return []
-        with open(self.metrics_path, newline='') as f:
-            return [r for r in csv.DictReader(f) if whole_row(r)]
+        with open(self.metrics_path, newline='', errors='replace') as f:
+            lines = (line.replace('\0', '') for line in f)
+            return [r for r in csv.DictReader(lines) if whole_row(r)]
 
     def append_metrics(self, row):
         """Appends one MetricsRow."""
@@ -234,9 +236,14 @@ def settings_problem(settings):
 
 
 def whole_row(row):
-    """Whether a metrics.csv row has every field and a numeric step."""
-    return all(row.get(k) not in (None, '') for k in CSV_FIELDS[:3]) and \
-        row['step'].isdigit()
+    """Whether a metrics.csv row is whole: an integer step, and a number in every column of
+    the file's header (a row cut short leaves some None, garbage leaves text or extra
+    fields)."""
+    try:
+        [float(row[k]) for k in CSV_FIELDS if k in row]
+    except (KeyError, TypeError, ValueError):
+        return False
+    return all(k in row for k in CSV_FIELDS[:3]) and row['step'].isdigit() and None not in row
 
 
 def cut_events(path, step):

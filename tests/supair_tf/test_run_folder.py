@@ -56,7 +56,7 @@ def test_a_kill_before_the_first_checkpoint_logs_no_step_twice(scenes, tmp_path)
     assert len(events) == len(set(events)) and ('train/elbo', 3) in events
 
 
-def test_a_tensorboard_record_torn_by_a_kill_is_dropped_and_the_run_resumes(scenes, tmp_path):
+def test_records_a_kill_tore_are_dropped_and_the_run_resumes(scenes, tmp_path):
     first = make_trainer(scenes, tmp_path)
     first.fit(1)                    # steps 1-4, saved at step 4
     first._run_epoch(1)             # steps 5-8 logged, then killed unsaved ...
@@ -64,6 +64,8 @@ def test_a_tensorboard_record_torn_by_a_kill_is_dropped_and_the_run_resumes(scen
     (events,) = glob.glob(str(tmp_path / 'tensorboard' / '*tfevents*'))
     with open(events, 'r+b') as f:  # ... while writing a record
         f.truncate(os.path.getsize(events) - 5)
+    with open(tmp_path / 'metrics.csv', 'ab') as f:  # and a row, lost as zeros and garbage
+        f.write(b'\x00\x00\x009.5,9\xff\xfe,1.0\n2.5,10,')
     resumed = make_trainer(scenes, tmp_path)
     resumed.fit(2)
     resumed.log.writer.flush()
