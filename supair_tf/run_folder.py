@@ -5,6 +5,7 @@
                                  written whole or not at all (see write_checkpoint)
     RUN_DIR/metrics.csv          one row per evaluated step, at most once
     RUN_DIR/tensorboard/         the same steps as TensorBoard scalars, at most once
+    RUN_DIR/pictures/*.png       boxes, reconstructions and samples, each written whole
     EXPORT_DIR/assets.extra/supair.json   the step a SavedModel was made from
 
 Every start checks them against each other: checkpoints are found from their files (the
@@ -77,6 +78,7 @@ class RunFolder:
         self.checkpoint_dir = os.path.join(path, 'checkpoints')
         self.metrics_path = os.path.join(path, 'metrics.csv')
         self.tensorboard_dir = os.path.join(path, 'tensorboard')
+        self.pictures_dir = os.path.join(path, 'pictures')
 
     # ---- checkpoints -------------------------------------------------------------------
     def checkpoints(self):
@@ -173,6 +175,14 @@ class RunFolder:
         write_whole(self.settings_path, json.dumps(settings, indent=1))
         if flags_text is not None:
             write_whole(os.path.join(self.path, 'flags.txt'), flags_text)
+
+    def save_picture(self, name, image):
+        """Writes a PIL image as ``pictures/<name>.png``, whole or not at all (a resumed run
+        does not draw a logged step again, so a torn picture would stay torn)."""
+        os.makedirs(self.pictures_dir, exist_ok=True)
+        path = os.path.join(self.pictures_dir, name + '.png')
+        image.save(path + '.tmp', format='PNG')
+        os.replace(path + '.tmp', path)
 
     # ---- logs --------------------------------------------------------------------------
     def metrics_rows(self):

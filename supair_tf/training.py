@@ -8,7 +8,6 @@ the checkpoint, and each epoch's data order is a function of (seed, epoch) (or t
 order), so a restarted run picks up the very batch it stopped at.
 """
 
-import os
 import shutil
 import tempfile
 import time
@@ -279,19 +278,17 @@ class Trainer:
         row = MetricsRow(round(float(epoch), 4), int(self.step.numpy()),
                          round(float(self.train_seconds.numpy()), 2), result.test_count_acc,
                          result.test_iou, result.elbo, float(np.mean(elbos)))
+        if pictures:  # before the row: a step whose row is logged is not drawn again
+            self.save_pictures(f'step{row.step:07d}')
         self.log.evaluation(row)
         if row.step % self.steps_per_epoch == 0:
             self.epoch_elbos[row.step // self.steps_per_epoch] = row.elbo
-        if pictures:
-            self.save_pictures(f'step{row.step:07d}')
         return result
 
     def save_pictures(self, tag):
         """Boxes and reconstructions of the first 16 test scenes and 16 scenes sampled from
         the model, as PNGs."""
-        folder = os.path.join(self.run_dir, 'pictures')
-        os.makedirs(folder, exist_ok=True)
-        scenes = self.test.images[:16]
-        inference_sheet(self.model, scenes).save(os.path.join(folder, f'boxes_{tag}.png'))
-        reconstruction_sheet(self.model, scenes).save(os.path.join(folder, f'recon_{tag}.png'))
-        sample_sheet(self.model, seed=self.seed).save(os.path.join(folder, f'samples_{tag}.png'))
+        folder, scenes = self.state.folder, self.test.images[:16]
+        folder.save_picture(f'boxes_{tag}', inference_sheet(self.model, scenes))
+        folder.save_picture(f'recon_{tag}', reconstruction_sheet(self.model, scenes))
+        folder.save_picture(f'samples_{tag}', sample_sheet(self.model, seed=self.seed))

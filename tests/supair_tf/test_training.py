@@ -108,6 +108,26 @@ def test_resuming_logs_the_evaluation_a_kill_left_out(scenes, tmp_path):
     assert len(glob.glob(str(tmp_path / 'pictures' / 'recon_step0000004.png'))) == 1
 
 
+def test_a_picture_a_kill_tore_is_drawn_again_on_resume(scenes, tmp_path, monkeypatch):
+    from PIL import Image
+
+    def torn(image, path, **kwargs):  # writes half a PNG, then the process is killed
+        with open(path, 'wb') as f:
+            f.write(b'\x89PNG\r\n')
+        raise Killed
+
+    monkeypatch.setattr(Image.Image, 'save', torn)
+    with pytest.raises(Killed):
+        make_trainer(scenes, tmp_path).fit(1)  # killed drawing step 2's pictures
+    monkeypatch.undo()
+    assert not glob.glob(str(tmp_path / 'pictures' / '*.png'))
+    make_trainer(scenes, tmp_path).fit(1)
+    with open(tmp_path / 'metrics.csv') as f:
+        assert [int(row['step']) for row in csv.DictReader(f)] == [2]
+    for kind in ('boxes', 'recon', 'samples'):
+        Image.open(tmp_path / 'pictures' / f'{kind}_step0000002.png').load()  # whole
+
+
 def test_a_checkpoint_without_the_train_elbo_window_still_resumes(scenes, tmp_path):
     """Checkpoints written before the window was kept (sessions 1-3) resume with it empty."""
     import tensorflow as tf
