@@ -31,6 +31,10 @@ def python(code):
 
 SMALL = (480, 96)  # the small Sprites set of these tests: training and test scenes
 SMALL_FLAG = f'--scenes={SMALL[0]},{SMALL[1]}'
+# Tests of the run folder across processes (kills, resumes) take the plain graphs: what they
+# check does not depend on XLA, which would add 15-20 s of compiling to every process.
+# trained_run and the SavedModel tests keep XLA, the path every real run takes.
+PLAIN = '--nojit_compile'
 
 
 @pytest.fixture(scope='module')
@@ -233,7 +237,7 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
     (their settings.json has no data_order) resume with those choices, not today's
     defaults; an explicit flag that differs is refused by name."""
     common = [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={tmp_path}', '--batch_size=16',
-              '--steps_per_epoch=4', '--evals_per_epoch=1', '--seed=1', '--test_scenes=32']
+              '--steps_per_epoch=4', '--evals_per_epoch=1', '--seed=1', '--test_scenes=32', PLAIN]
     run_py(*common, '--epochs=1', '--structure_seed=0', '--data_order=shuffled')
     path = tmp_path / 'settings.json'
     old = json.loads(path.read_text())
@@ -265,7 +269,7 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprite
     run_dir = tmp_path / 'killed'
     args = [sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={small_sprites}', SMALL_FLAG,
             f'--run_dir={run_dir}', '--batch_size=16', '--steps_per_epoch=30', '--epochs=3',
-            '--evals_per_epoch=1', '--checkpoint_seconds=1', '--test_scenes=32']
+            '--evals_per_epoch=1', '--checkpoint_seconds=1', '--test_scenes=32', PLAIN]
     process = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoints = run_dir / 'checkpoints'
     deadline = time.time() + 600
@@ -284,8 +288,8 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(small_sprite
                  if (m := re.match(r'ckpt-(\d+)\.index$', f)))
     resumed = run_py(*args[2:], '--epochs=1')
     step = int(re.search(r'resuming from step (\d+) of 30', resumed.stdout).group(1))
-    # the newest checkpoint, or (if the kill cut its writing short) the one before it
-    assert step == latest or ('is unreadable' in resumed.stdout and 5 <= step < latest)
+    # the newest checkpoint: a kill while one is written leaves none half-written
+    assert step == latest and 'is unreadable' not in resumed.stdout
     steps = [int(r['step']) for r in read_metrics(str(run_dir))]
     assert steps == sorted(set(steps))  # rows after the checkpoint were dropped, not repeated
 
@@ -297,7 +301,7 @@ def test_a_run_stopped_with_sigterm_saves_the_step_it_reached(small_sprites, tmp
     run_dir = tmp_path / 'stopped'
     args = [sys.executable, os.path.join(ROOT, 'run.py'), f'--data_dir={small_sprites}', SMALL_FLAG,
             f'--run_dir={run_dir}', '--batch_size=8', '--steps_per_epoch=10', '--epochs=50',
-            '--evals_per_epoch=1', '--checkpoint_seconds=100000', '--test_scenes=16']
+            '--evals_per_epoch=1', '--checkpoint_seconds=100000', '--test_scenes=16', PLAIN]
     # Started ignoring SIGINT, as a background job of a shell is.
     process = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
@@ -336,7 +340,7 @@ def test_a_killed_and_resumed_deterministic_run_ends_with_the_same_parameters(sm
     import time
     common = [f'--data_dir={small_sprites}', SMALL_FLAG, '--batch_size=16', '--steps_per_epoch=8',
               '--epochs=2', '--evals_per_epoch=1', '--test_scenes=32', '--deterministic',
-              '--checkpoint_seconds=1']
+              '--checkpoint_seconds=1']  # XLA: the plain graphs differ by rounding here
     whole = tmp_path / 'whole'
     run_py(*common, f'--run_dir={whole}')
     killed = tmp_path / 'killed'
