@@ -206,6 +206,28 @@ def inference_pairs(ours, original_variables):
         ((ours.inference.head.bias,), by_name[scope + 'layer_1/b:0'], same, None)]
 
 
+def parameter_groups(ours, original, variables):
+    """(label, our variables, original variable, layout, offset) for every parameter of
+    the original's ``variables`` (see spn_pairs)."""
+    groups = [('inference ' + '/'.join(target.name.split('/')[-2:])[:-2], *pair)
+              for pair in inference_pairs(ours, variables)
+              for target in [pair[1]]]
+    spns = [('object_spn', ours.object_spn, original.obj_spn)]
+    if ours.background_spn is not None:
+        spns.append(('background_spn', ours.background_spn, original.bg_spn))
+    for label, our_spn, their_spn in spns:
+        for pair in spn_pairs(our_spn, their_spn):
+            groups.append((f"{label} {pair[0][0].path.split('/')[-1]}", *pair))
+    return groups
+
+
+def load_into_original(groups, session):
+    """Writes our parameters' values into the original's variables (in its graph)."""
+    for _, sources, target, layout, offset in groups:
+        value = layout(*[s.numpy() for s in sources])
+        target.load(value if offset is None else value - layout(offset), session)
+
+
 # ---- one data set ------------------------------------------------------------------------
 def check(name, original, images, noise):
     dataset, nobg = name.removesuffix('_nobg'), name.endswith('_nobg')
@@ -227,21 +249,9 @@ def check(name, original, images, noise):
         session.run(v1.global_variables_initializer())
     ours = Supair(config, seed=FLAGS.seed, jit_compile=False,
                   graphs=(our_graph(original.obj_spn), our_graph(original.bg_spn)))
-    groups = [('inference ' + '/'.join(target.name.split('/')[-2:])[:-2], *pair)
-              for pair in inference_pairs(ours, variables)
-              for target in [pair[1]]]
-    spns = [('object_spn', ours.object_spn, original.obj_spn)]
-    if ours.background_spn is not None:
-        spns.append(('background_spn', ours.background_spn, original.bg_spn))
-    for label, our_spn, their_spn in spns:
-        for pair in spn_pairs(our_spn, their_spn):
-            groups.append((f"{label} {pair[0][0].path.split('/')[-1]}", *pair))
-    values = [layout(*[s.numpy() for s in sources]) if offset is None
-              else layout(*[s.numpy() for s in sources]) - layout(offset)
-              for _, sources, _, layout, offset in groups]
+    groups = parameter_groups(ours, original, variables)
     with graph.as_default():
-        for (_, _, target, _, _), value in zip(groups, values, strict=True):
-            target.load(value, session)
+        load_into_original(groups, session)
     feed = {scenes: images, FedNoise.tensor: noise}
     theirs_elbo, theirs_grads = session.run([per_scene, gradients], feed)
     session.close()
