@@ -87,8 +87,8 @@ def main(argv):
     ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
                   graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
     with graph.as_default():
-        rc.load_into_original(rc.parameter_groups(ours, original, v1.trainable_variables()),
-                              session)
+        variables = v1.trainable_variables()
+    rc.load_into_original(rc.parameter_groups(ours, original, variables), session)
     optimizer = make_optimizer(ours)
     our_step = make_train_step(ours, optimizer)
     batch, steps = config.batch_size, len(train) // config.batch_size

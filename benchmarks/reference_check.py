@@ -222,10 +222,13 @@ def parameter_groups(ours, original, variables):
 
 
 def load_into_original(groups, session):
-    """Writes our parameters' values into the original's variables (in its graph)."""
-    for _, sources, target, layout, offset in groups:
-        value = layout(*[s.numpy() for s in sources])
-        target.load(value if offset is None else value - layout(offset), session)
+    """Writes our parameters' values into the original's variables (in its session)."""
+    values = [layout(*[s.numpy() for s in sources]) if offset is None
+              else layout(*[s.numpy() for s in sources]) - layout(offset)
+              for _, sources, _, layout, offset in groups]  # eager, outside its graph
+    with session.graph.as_default():
+        for (_, _, target, _, _), value in zip(groups, values, strict=True):
+            target.load(value, session)
 
 
 # ---- one data set ------------------------------------------------------------------------
@@ -250,8 +253,7 @@ def check(name, original, images, noise):
     ours = Supair(config, seed=FLAGS.seed, jit_compile=False,
                   graphs=(our_graph(original.obj_spn), our_graph(original.bg_spn)))
     groups = parameter_groups(ours, original, variables)
-    with graph.as_default():
-        load_into_original(groups, session)
+    load_into_original(groups, session)
     feed = {scenes: images, FedNoise.tensor: noise}
     theirs_elbo, theirs_grads = session.run([per_scene, gradients], feed)
     session.close()
