@@ -3,10 +3,12 @@ side, to see whether a seed that fails here fails in the original too.
 
 Both get the original's region graphs (drawn by its own RegionGraph with ``--seed``) and
 our initial parameters of ``--seed`` (written into the original's variables, as
-reference_check does), then train with Adam (learning rate 1e-3, TF1's epsilon) on the
-same batches: the stored order, the same every epoch, as the original's main.py takes
-them. Each draws its own z_where noise. After every epoch both count the first
-``--test_scenes`` test scenes (z_pres >= 0.5 summed).
+reference_check does); with ``--start=original --which=original`` the original trains
+alone from its own initialisers (TF1 graph seed ``--seed``), as its own runs began.
+Training is Adam (learning rate 1e-3, TF1's epsilon) on the same batches: the stored
+order, the same every epoch, as the original's main.py takes them. Each draws its own
+z_where noise. After every epoch both count the first ``--test_scenes`` test scenes
+(z_pres >= 0.5 summed).
 
     python benchmarks/original_training.py --original=PATH/TO/supair/src \\
         --dataset=noisy_mnist --seed=2 --epochs=5 [--which=both|original|ours]
@@ -36,6 +38,9 @@ flags.DEFINE_string('dataset', 'noisy_mnist', 'a built-in data set')
 flags.DEFINE_integer('epochs', 5, 'epochs of training')
 flags.DEFINE_integer('test_scenes', 2000, 'test scenes counted after every epoch')
 flags.DEFINE_enum('which', 'both', ['both', 'original', 'ours'], 'what to train')
+flags.DEFINE_enum('start', 'ours', ['ours', 'original'],
+                  "initial parameters: ours of --seed written into both, or the original's own "
+                  'initialisers (TF1 graph seed --seed; only with --which=original)')
 flags.DEFINE_integer('threads', 1, 'CPU threads')
 flags.DEFINE_string('out', None, 'CSV to append the evaluations to')
 FLAGS = flags.FLAGS
@@ -75,6 +80,8 @@ def main(argv):
     del argv
     if not FLAGS.original or not os.path.exists(os.path.join(FLAGS.original, 'model.py')):
         sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
+    if FLAGS.start == 'original' and FLAGS.which != 'original':
+        sys.exit("error: --start=original trains the original alone: add --which=original")
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     config = PRESETS[FLAGS.dataset]
@@ -84,13 +91,13 @@ def main(argv):
     n = FLAGS.test_scenes
     test = SceneSet(test.images[:n], test.counts[:n], test.boxes[:n])
     original, session, t, graph = build_original(config)
-    ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
-                  graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
-    with graph.as_default():
-        variables = v1.trainable_variables()
-    rc.load_into_original(rc.parameter_groups(ours, original, variables), session)
-    optimizer = make_optimizer(ours)
-    our_step = make_train_step(ours, optimizer)
+    if FLAGS.start == 'ours':
+        ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
+                      graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
+        with graph.as_default():
+            variables = v1.trainable_variables()
+        rc.load_into_original(rc.parameter_groups(ours, original, variables), session)
+        our_step = make_train_step(ours, make_optimizer(ours))
     batch, steps = config.batch_size, len(train) // config.batch_size
     rng = np.random.default_rng(FLAGS.seed)
     trainers = {
@@ -118,7 +125,7 @@ def main(argv):
                     f'{n} ELBO {elbos[n][-1]:.1f} ({seconds[n] / (epoch * steps + k + 1):.2f} '
                     's/step)' for n in chosen), flush=True)
         for name in chosen:
-            row = dict(which=name, dataset=FLAGS.dataset, seed=FLAGS.seed,
+            row = dict(which=name, start=FLAGS.start, dataset=FLAGS.dataset, seed=FLAGS.seed,
                        step=(epoch + 1) * steps, seconds=round(seconds[name], 1),
                        test_count_acc=accuracy(counters[name], test),
                        train_elbo=float(np.mean(elbos[name][-20:])))
