@@ -12,13 +12,7 @@ import numpy as np
 import pytest
 
 from supair_tf.cluster import loopback_tf_configs
-from tests.test_run import (  # noqa: F401 (small_sprites: a fixture)
-    ENV,
-    ROOT,
-    SMALL_FLAG,
-    read_metrics,
-    small_sprites,
-)
+from tests.runs import ENV, ROOT, SMALL_FLAG, read_metrics
 
 STEP_SCRIPT = """
 import os, sys
