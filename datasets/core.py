@@ -9,7 +9,7 @@ import numpy as np
 
 from datasets import scenes
 from datasets.errors import DatasetError
-from datasets.mnist import load_mnist_digits, mnist_image_paths
+from datasets.mnist import idx_count, load_mnist_digits, mnist_image_paths
 
 DATASETS = ('mnist', 'sprites', 'noisy_mnist', 'grid_mnist', 'sprites_rgb')
 NPZ_PREFIX = 'npz:'  # --dataset=npz:PATH, a user's own scenes (see load_npz)
@@ -177,6 +177,17 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
                                'pass a writable --data_dir') from None
     return tuple(SceneSet(arrays[f'{s}_images'], arrays[f'{s}_counts'], arrays[f'{s}_boxes'])
                  for s in ('train', 'test'))
+
+
+def digit_pool(name, data_dir='~/.cache/supair', mnist_dir=None):
+    """``[training digits, test digits]`` the MNIST files hold that a built-in data set's
+    scenes are composed from, or None for Sprites and an .npz (their scenes do not depend
+    on them). Reads the files' headers alone; load_dataset has found (or fetched) them."""
+    if name.startswith(NPZ_PREFIX) or name.startswith('sprites'):
+        return None
+    paths = mnist_image_paths(_resolve_mnist_dir(os.path.expanduser(data_dir), mnist_dir),
+                              download=False)
+    return [idx_count(paths[split]) for split in ('train', 'test')]
 
 
 def load_npz(path):

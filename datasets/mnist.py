@@ -49,6 +49,21 @@ def read_idx(path):
     return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder('='))
 
 
+def idx_count(path):
+    """The number of items an IDX file's header declares (its first dimension)."""
+    opener = gzip.open if path.endswith('.gz') else open
+    try:
+        with opener(path, 'rb') as f:
+            header = f.read(8)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DatasetError(f'{path} is corrupt ({e}); delete it and put a good copy '
+                           'there') from None
+    if len(header) < 8 or header[:2] != b'\0\0' or header[3] < 1:
+        raise DatasetError(f'{path} is not an IDX file (bad magic number); replace '
+                           f'{os.path.basename(path)}')
+    return struct.unpack('>I', header[4:8])[0]
+
+
 def md5sum(path):
     """Hex md5 of a file's bytes."""
     digest = hashlib.md5()

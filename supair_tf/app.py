@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from datasets import DatasetError, load_dataset
+from datasets import DatasetError, digit_pool, load_dataset
 from datasets.core import NPZ_PREFIX
 from datasets.scenes import CANVAS
 from supair_tf.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
@@ -80,7 +80,8 @@ def run_settings(spec, config):
                        for k, v in vars(config).items()},
             'seed': spec.seed, 'data_seed': spec.data_seed, 'dataset': spec.dataset,
             'max_objects': spec.max_objects, 'steps_per_epoch': spec.steps_per_epoch,
-            'scenes': scene_counts(spec)}
+            'scenes': scene_counts(spec),
+            'mnist_digits': digit_pool(spec.dataset, spec.data_dir, spec.mnist_dir)}
 
 
 def scene_counts(spec):
@@ -95,8 +96,9 @@ def scene_counts(spec):
 
 
 # Settings of the data alone: a trained model may be evaluated on other scenes of its shape
-# (--mode=eval --max_objects=3 on a model trained with 0-2 objects, for instance).
-DATA_ONLY = ('max_objects',)
+# (--mode=eval --max_objects=3 on a model trained with 0-2 objects, or on scenes composed
+# from another set of digits).
+DATA_ONLY = ('max_objects', 'mnist_digits')
 
 
 def stored_settings(run_dir):

@@ -36,6 +36,8 @@ class RunFolderError(Exception):
 # What a settings.json written before a setting existed meant by its absence.
 LEGACY_SETTINGS = {'data_order': 'shuffled', 'data_seed': 42, 'max_objects': None,
                    'steps_per_epoch': None, 'scenes': None}
+# Recorded since a later version; a settings.json without one did not say, so any value goes.
+UNRECORDED_BEFORE = ('mnist_digits',)
 REQUIRED_SETTINGS = ('config', 'seed', 'dataset')
 SETTINGS_KEY = 'settings/.ATTRIBUTES/VARIABLE_VALUE'  # the copy inside a checkpoint
 CSV_FIELDS = list(MetricsRow._fields)
@@ -55,8 +57,9 @@ def settings_conflict(stored, wanted, ignore=()):
     """The first setting (other than epochs and ``ignore``) in which two runs differ, as one
     phrase, or None."""
     old, new = flat_settings(stored), flat_settings(wanted)
+    unsaid = [k for k in UNRECORDED_BEFORE if k not in stored]
     for key, value in new.items():
-        if key not in ('epochs', *ignore) and old.get(key) != value:
+        if key not in ('epochs', *ignore, *unsaid) and old.get(key) != value:
             return f'{key} {old.get(key)!r} there, {value!r} now'
     return None
 

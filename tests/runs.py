@@ -1,11 +1,15 @@
-"""run.py in a fresh process, and the small Sprites set the end-to-end tests share (the
-fixtures small_sprites and trained_run live in conftest.py)."""
+"""run.py in a fresh process, the small Sprites set the end-to-end tests share (the
+fixtures small_sprites and trained_run live in conftest.py), and MNIST files of any digits."""
 
 import csv
+import gzip
 import os
 import shutil
+import struct
 import subprocess
 import sys
+
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONPATH=ROOT)
@@ -45,3 +49,12 @@ def copy_of(trained_run, tmp_path):
     shutil.copytree(trained_run[0], run_dir)
     return run_dir, [f'--run_dir={run_dir}', '--batch_size=16', '--steps_per_epoch=10',
                      '--evals_per_epoch=2', '--dataset=sprites']
+
+
+def write_idx(path, array):
+    """An IDX file of uint8 ``array`` (gzip if ``path`` ends in .gz), as MNIST's."""
+    header = struct.pack('>BBBB', 0, 0, 0x08, array.ndim) + struct.pack(
+        f'>{array.ndim}I', *array.shape)
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'wb') as f:
+        f.write(header + array.astype(np.uint8).tobytes())

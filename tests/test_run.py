@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from tests.runs import PLAIN, SMALL_FLAG, python, read_metrics, run_py
+from tests.runs import PLAIN, SMALL_FLAG, python, read_metrics, run_py, write_idx
 
 
 def test_run_writes_metrics_checkpoints_pictures_and_settings(trained_run):
@@ -117,3 +117,32 @@ print(json.dumps({{'boxes': list(out['boxes'].shape), 'count': out['count'].nump
     assert served['boxes'] == [5, 2, 4] and served['count'] == served['present']
     assert len(served['elbo']) == 5 and np.all(np.isfinite(served['elbo']))
     assert 'images must have the shape [n, 24, 32, 3]' in served['refused']
+
+
+def test_a_run_records_the_digits_its_scenes_are_drawn_from_and_resumes_only_on_them(tmp_path):
+    """settings.json names how many MNIST digits the scenes were composed from: a resume on
+    another set is refused by name, an evaluation on it is allowed, and a folder from before
+    the digits were recorded resumes on any."""
+    rng = np.random.default_rng(0)
+    for pool, n_train in (('a', 40), ('b', 30)):
+        (tmp_path / pool).mkdir()
+        for name, n in (('train-images-idx3-ubyte.gz', n_train), ('t10k-images-idx3-ubyte.gz', 20)):
+            blobs = np.zeros([n, 28, 28], np.uint8)
+            blobs[:, 6:22, 9:19] = rng.integers(0, 256, [n, 16, 10])
+            write_idx(str(tmp_path / pool / name), blobs)
+    run_dir = tmp_path / 'run'
+    common = ['--dataset=mnist', f'--data_dir={tmp_path / "cache"}', '--scenes=64,32',
+              f'--run_dir={run_dir}', '--batch_size=16', '--steps_per_epoch=2',
+              '--evals_per_epoch=1', '--test_scenes=16', '--nodownload', PLAIN]
+    run_py(*common, f'--mnist_dir={tmp_path / "a"}', '--epochs=1')
+    settings = json.loads((run_dir / 'settings.json').read_text())
+    assert settings['mnist_digits'] == [40, 20]
+    other = f'--mnist_dir={tmp_path / "b"}'
+    refused = run_py(*common, other, '--epochs=2', check=False)
+    assert refused.returncode != 0 and 'Traceback' not in refused.stderr
+    assert 'mnist_digits [40, 20] there, [30, 20] now' in refused.stderr
+    assert 'step 2: test count accuracy' in run_py(*common, other, '--mode=eval').stdout
+    del settings['mnist_digits']
+    (run_dir / 'settings.json').write_text(json.dumps(settings))
+    assert 'resuming from step 2 of 4' in run_py(*common, other, '--epochs=2').stdout
+    assert json.loads((run_dir / 'settings.json').read_text())['mnist_digits'] == [30, 20]

@@ -1,23 +1,14 @@
-import gzip
 import math
 import os
-import struct
 
 import numpy as np
 import pytest
 
-from datasets import DatasetError, load_dataset, scenes
+from datasets import DatasetError, digit_pool, load_dataset, scenes
 from datasets.mnist import load_mnist_digits, md5sum, mnist_image_paths, read_idx, verify_md5
+from tests.runs import write_idx
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'mnist')
-
-
-def write_idx(path, array):
-    header = struct.pack('>BBBB', 0, 0, 0x08, array.ndim) + struct.pack(
-        f'>{array.ndim}I', *array.shape)
-    opener = gzip.open if path.endswith('.gz') else open
-    with opener(path, 'wb') as f:
-        f.write(header + array.astype(np.uint8).tobytes())
 
 
 @pytest.fixture(scope='module')
@@ -232,3 +223,18 @@ def test_a_damaged_cache_is_reported_and_built_again(tmp_path, capsys, damage):
     np.testing.assert_array_equal(again.images, train.images)
     load()
     assert 'is damaged' not in capsys.readouterr().out  # rebuilt and saved
+
+
+def test_digit_pool_is_the_number_of_digits_the_mnist_files_hold(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, n in (('train-images-idx3-ubyte.gz', 37), ('t10k-images-idx3-ubyte', 11)):
+        write_idx(str(tmp_path / name), rng.integers(0, 256, [n, 28, 28]))
+    paths = mnist_image_paths(str(tmp_path), download=False)
+    pool = digit_pool('noisy_mnist', data_dir=str(tmp_path), mnist_dir=str(tmp_path))
+    assert pool == [len(load_mnist_digits(paths[s])) for s in ('train', 'test')] == [37, 11]
+    assert digit_pool('sprites', mnist_dir='/nonexistent') is None
+    assert digit_pool('npz:/nonexistent/scenes.npz') is None
+    with open(tmp_path / 't10k-images-idx3-ubyte', 'wb') as f:
+        f.write(b'\x01\x02')
+    with pytest.raises(DatasetError, match='not an IDX file'):
+        digit_pool('mnist', mnist_dir=str(tmp_path))
