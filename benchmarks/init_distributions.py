@@ -1,0 +1,56 @@
+"""The initial parameters of the authors' graph (its own TF1 initialisers) beside ours, one
+line per parameter group in the original's layout: mean, standard deviation, min and max.
+Both come from the same distributions if the port's initialisation is faithful.
+
+    python benchmarks/init_distributions.py --original=PATH/TO/supair/src \\
+        --dataset=noisy_mnist --seed=5
+
+Uses original_training's graph and reference_check's layouts; not run by CI.
+"""
+
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+from absl import app
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import original_training as harness  # noqa: E402  (its flags: original, dataset, seed, ...)
+import reference_check as rc  # noqa: E402
+
+from supair_tf import PRESETS, Supair  # noqa: E402
+
+FLAGS = harness.FLAGS
+
+
+def summary(values):
+    return f'{values.mean():+.4f} {values.std():.4f} [{values.min():+.4f}, {values.max():+.4f}]'
+
+
+def main(argv):
+    del argv
+    if not FLAGS.original or not os.path.exists(os.path.join(FLAGS.original, 'model.py')):
+        sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
+    config = PRESETS[FLAGS.dataset]
+    FLAGS.batch = config.batch_size
+    original, session, _, graph = harness.build_original(config)
+    ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
+                  graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
+    with graph.as_default():
+        variables = tf.compat.v1.trainable_variables()
+    print(f'{"group":40s} {"shape":16s} original: mean std [min, max] | ours: the same')
+    worst = 0.0
+    for label, sources, target, layout, offset in rc.parameter_groups(ours, original, variables):
+        mine = np.asarray(layout(*[s.numpy() for s in sources]))
+        if offset is not None:
+            mine = mine - layout(offset)
+        theirs = session.run(target)
+        if theirs.std() > 0:
+            worst = max(worst, abs(mine.std() / theirs.std() - 1))
+        print(f'{label:40s} {str(theirs.shape):16s} {summary(theirs)} | {summary(mine)}')
+    print(f'largest relative difference of a group\'s standard deviation: {worst:.3f}')
+
+
+if __name__ == '__main__':
+    app.run(main)
