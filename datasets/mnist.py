@@ -24,18 +24,26 @@ MIRRORS = ('https://storage.googleapis.com/cvdf-datasets/mnist/',
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
 
 
-def read_idx(path):
-    """Reads one IDX file (``.gz`` or raw) into a numpy array; DatasetError if damaged."""
-    name = os.path.basename(path)
+def _idx_bytes(path, size=-1):
+    """The first ``size`` bytes (all: -1) of an IDX file, ``.gz`` or raw, checked to begin
+    with an IDX magic number; DatasetError if unreadable or not IDX."""
     try:
         opener = gzip.open if path.endswith('.gz') else open
         with opener(path, 'rb') as f:
-            data = f.read()
+            data = f.read(size)
     except (OSError, EOFError, zlib.error) as e:
         raise DatasetError(f'{path} is corrupt ({e}); delete it and put a good copy '
                            'there') from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
-        raise DatasetError(f'{path} is not an IDX file (bad magic number); replace {name}')
+        raise DatasetError(f'{path} is not an IDX file (bad magic number); replace '
+                           f'{os.path.basename(path)}')
+    return data
+
+
+def read_idx(path):
+    """Reads one IDX file (``.gz`` or raw) into a numpy array; DatasetError if damaged."""
+    name = os.path.basename(path)
+    data = _idx_bytes(path)
     ndim = data[3]
     header = 4 + 4 * ndim
     if len(data) < header:
@@ -50,18 +58,13 @@ def read_idx(path):
 
 
 def idx_count(path):
-    """The number of items an IDX file's header declares (its first dimension)."""
-    opener = gzip.open if path.endswith('.gz') else open
-    try:
-        with opener(path, 'rb') as f:
-            header = f.read(8)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DatasetError(f'{path} is corrupt ({e}); delete it and put a good copy '
-                           'there') from None
-    if len(header) < 8 or header[:2] != b'\0\0' or header[3] < 1:
-        raise DatasetError(f'{path} is not an IDX file (bad magic number); replace '
-                           f'{os.path.basename(path)}')
-    return struct.unpack('>I', header[4:8])[0]
+    """The number of items an IDX file's header declares (its first dimension), read from
+    the header alone."""
+    data = _idx_bytes(path, 8)
+    if len(data) < 8 or data[3] < 1:  # no first dimension to read
+        raise DatasetError(f'{path} is truncated inside its header or holds no items; '
+                           f'replace {os.path.basename(path)}')
+    return struct.unpack('>I', data[4:8])[0]
 
 
 def md5sum(path):
