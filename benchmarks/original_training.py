@@ -3,8 +3,10 @@ side, to see whether a seed that fails here fails in the original too.
 
 Both get the original's region graphs (drawn by its own RegionGraph with ``--seed``) and
 our initial parameters of ``--seed`` (written into the original's variables, as
-reference_check does); with ``--start=original --which=original`` the original trains
-alone from its own initialisers (TF1 graph seed ``--seed``), as its own runs began.
+reference_check does); with ``--start=original`` both begin from the original's own
+initialisers (TF1 graph seed ``--seed``), as its own runs began: ours gets those values
+(reference_check.load_into_ours), so ``--start=original --which=ours`` trains our graph from
+the original's own draw.
 Training is Adam (learning rate 1e-3, TF1's epsilon) on the same batches: the stored
 order, the same every epoch, as the original's main.py takes them. Each draws its own
 z_where noise. After every epoch both count the first ``--test_scenes`` test scenes
@@ -40,7 +42,7 @@ flags.DEFINE_integer('test_scenes', 2000, 'test scenes counted after every epoch
 flags.DEFINE_enum('which', 'both', ['both', 'original', 'ours'], 'what to train')
 flags.DEFINE_enum('start', 'ours', ['ours', 'original'],
                   "initial parameters: ours of --seed written into both, or the original's own "
-                  'initialisers (TF1 graph seed --seed; only with --which=original)')
+                  'initialisers (TF1 graph seed --seed) written into both')
 flags.DEFINE_integer('threads', 1, 'CPU threads')
 flags.DEFINE_string('out', None, 'CSV to append the evaluations to')
 FLAGS = flags.FLAGS
@@ -80,8 +82,6 @@ def main(argv):
     del argv
     if not FLAGS.original or not os.path.exists(os.path.join(FLAGS.original, 'model.py')):
         sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
-    if FLAGS.start == 'original' and FLAGS.which != 'original':
-        sys.exit("error: --start=original trains the original alone: add --which=original")
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     config = PRESETS[FLAGS.dataset]
@@ -91,12 +91,17 @@ def main(argv):
     n = FLAGS.test_scenes
     test = SceneSet(test.images[:n], test.counts[:n], test.boxes[:n])
     original, session, t, graph = build_original(config)
-    if FLAGS.start == 'ours':
+    if FLAGS.which != 'original' or FLAGS.start == 'ours':
         ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
                       graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
         with graph.as_default():
             variables = v1.trainable_variables()
-        rc.load_into_original(rc.parameter_groups(ours, original, variables), session)
+        groups = rc.parameter_groups(ours, original, variables)
+        if FLAGS.start == 'ours':
+            rc.load_into_original(groups, session)
+        else:
+            for path, share in rc.load_into_ours(groups, session).items():
+                print(f"{path}: {share:.1%} of its entries from the original's start")
         our_step = make_train_step(ours, make_optimizer(ours))
     batch, steps = config.batch_size, len(train) // config.batch_size
     rng = np.random.default_rng(FLAGS.seed)

@@ -231,6 +231,33 @@ def load_into_original(groups, session):
             target.load(value, session)
 
 
+def load_into_ours(groups, session):
+    """The reverse of load_into_original: writes the original's current values (its own
+    initialisers, say) into our variables. Each layout is a gather, so it is applied to
+    our entries' flat positions to find where each of the original's entries goes; our
+    entries no original entry maps to (padding) keep their values. Returns the share of
+    our entries written, per variable path."""
+    values = {id(s): s.numpy() for _, sources, _, _, _ in groups for s in sources}
+    written = {id(s): np.zeros(s.shape, bool) for _, sources, _, _, _ in groups
+               for s in sources}
+    for _, sources, target, layout, offset in groups:
+        starts = np.cumsum([0] + [int(np.prod(s.shape)) for s in sources])
+        positions = layout(*[start + np.arange(int(np.prod(s.shape))).reshape(s.shape)
+                             for start, s in zip(starts[:-1], sources, strict=True)])
+        theirs = session.run(target)
+        if offset is not None:
+            theirs = theirs + layout(offset)
+        flat = [values[id(s)].reshape(-1) for s in sources]
+        for k, s in enumerate(sources):
+            mine = (positions >= starts[k]) & (positions < starts[k + 1])
+            flat[k][positions[mine] - starts[k]] = theirs[mine]
+            written[id(s)].reshape(-1)[positions[mine] - starts[k]] = True
+    sources = {id(s): s for _, group_sources, _, _, _ in groups for s in group_sources}
+    for key, variable in sources.items():
+        variable.assign(values[key])
+    return {sources[key].path: float(mask.mean()) for key, mask in written.items()}
+
+
 # ---- one data set ------------------------------------------------------------------------
 def check(name, original, images, noise):
     dataset, nobg = name.removesuffix('_nobg'), name.endswith('_nobg')
