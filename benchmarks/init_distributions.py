@@ -1,6 +1,9 @@
 """The initial parameters of the authors' graph (its own TF1 initialisers) beside ours, one
 line per parameter group in the original's layout: mean, standard deviation, min and max.
-Both come from the same distributions if the port's initialisation is faithful.
+Both come from the same distributions if the port's initialisation is faithful. Then it
+checks reference_check.load_into_ours, which original_training --start=original uses: after
+it, every group of ours in the original's layout must equal the original's values, and both
+graphs give the same ELBO on the first training batch with the same z_where noise.
 
     python benchmarks/init_distributions.py --original=PATH/TO/supair/src \\
         --dataset=noisy_mnist --seed=5
@@ -19,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import original_training as harness  # noqa: E402  (its flags: original, dataset, seed, ...)
 import reference_check as rc  # noqa: E402
 
+from datasets import load_dataset  # noqa: E402
 from supair_tf import PRESETS, Supair  # noqa: E402
 
 FLAGS = harness.FLAGS
@@ -34,7 +38,7 @@ def main(argv):
         sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
     config = PRESETS[FLAGS.dataset]
     FLAGS.batch = config.batch_size
-    original, session, _, graph = harness.build_original(config)
+    original, session, tensors, graph = harness.build_original(config)
     ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
                   graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
     with graph.as_default():
@@ -50,6 +54,25 @@ def main(argv):
             worst = max(worst, abs(mine.std() / theirs.std() - 1))
         print(f'{label:40s} {str(theirs.shape):16s} {summary(theirs)} | {summary(mine)}')
     print(f'largest relative difference of a group\'s standard deviation: {worst:.3f}')
+
+    groups = rc.parameter_groups(ours, original, variables)
+    written = rc.load_into_ours(groups, session)
+    gap = max(float(np.max(np.abs(np.asarray(layout(*[s.numpy() for s in sources]))
+                                  - (0 if offset is None else layout(offset))
+                                  - session.run(target))))
+              for _, sources, target, layout, offset in groups)
+    print(f"ours after load_into_ours: {min(written.values()):.1%} of every variable's "
+          f"entries written at least; largest |ours - original| in its layout: {gap:.2e}")
+    train, _ = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
+                            seed=42)
+    images = train.images[:config.batch_size]
+    noise = np.random.default_rng(FLAGS.seed).standard_normal(
+        [config.batch_size, 3, 4]).astype(np.float32)
+    theirs = session.run(tensors['elbo'], {tensors['scenes']: images, tensors['noise']: noise})
+    mine = float(np.mean(ours.elbo_graph(tf.constant(images), tf.constant(noise))))
+    relative = abs(mine - theirs) / abs(theirs)
+    print(f'mean ELBO of the first training batch from the original\'s start: original '
+          f'{theirs:.4f}, ours {mine:.4f} (relative difference {relative:.1e})')
 
 
 if __name__ == '__main__':
