@@ -43,6 +43,10 @@ flags.DEFINE_enum('which', 'both', ['both', 'original', 'ours'], 'what to train'
 flags.DEFINE_enum('start', 'ours', ['ours', 'original'],
                   "initial parameters: ours of --seed written into both, or the original's own "
                   'initialisers (TF1 graph seed --seed) written into both')
+flags.DEFINE_list('original_groups', ['inference', 'object_spn', 'background_spn'],
+                  "with --start=original and ours trained: the parameter groups (reference_check's "
+                  "labels, by their first word) ours takes from the original's start; the others "
+                  'keep our initial values of --seed')
 flags.DEFINE_integer('threads', 1, 'CPU threads')
 flags.DEFINE_string('out', None, 'CSV to append the evaluations to')
 FLAGS = flags.FLAGS
@@ -82,6 +86,11 @@ def main(argv):
     del argv
     if not FLAGS.original or not os.path.exists(os.path.join(FLAGS.original, 'model.py')):
         sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
+    unknown = set(FLAGS.original_groups) - {'inference', 'object_spn', 'background_spn'}
+    if unknown:
+        sys.exit(f'error: --original_groups: no group {sorted(unknown)}')
+    if len(FLAGS.original_groups) < 3 and FLAGS.which != 'ours':
+        sys.exit('error: a partial --original_groups starts ours only: add --which=ours')
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     config = PRESETS[FLAGS.dataset]
@@ -100,7 +109,8 @@ def main(argv):
         if FLAGS.start == 'ours':
             rc.load_into_original(groups, session)
         else:
-            for path, share in rc.load_into_ours(groups, session).items():
+            taken = [g for g in groups if g[0].split()[0] in FLAGS.original_groups]
+            for path, share in rc.load_into_ours(taken, session).items():
                 print(f"{path}: {share:.1%} of its entries from the original's start")
         our_step = make_train_step(ours, make_optimizer(ours))
     batch, steps = config.batch_size, len(train) // config.batch_size
@@ -130,7 +140,10 @@ def main(argv):
                     f'{n} ELBO {elbos[n][-1]:.1f} ({seconds[n] / (epoch * steps + k + 1):.2f} '
                     's/step)' for n in chosen), flush=True)
         for name in chosen:
-            row = dict(which=name, start=FLAGS.start, dataset=FLAGS.dataset, seed=FLAGS.seed,
+            start = FLAGS.start
+            if start == 'original' and name == 'ours' and len(FLAGS.original_groups) < 3:
+                start = 'original:' + '+'.join(FLAGS.original_groups)
+            row = dict(which=name, start=start, dataset=FLAGS.dataset, seed=FLAGS.seed,
                        step=(epoch + 1) * steps, seconds=round(seconds[name], 1),
                        test_count_acc=accuracy(counters[name], test),
                        train_elbo=float(np.mean(elbos[name][-20:])))
