@@ -66,13 +66,19 @@ def build_original(config):
         scenes = v1.placeholder(tf.float32, [batch, 50, 50, 1])
         mean_elbo = original.elbo(scenes)
         z_pres = [op for op in graph.get_operations() if op.name.endswith('z_pres')][0]
+        # Trained variables: the ablation's original builds a background SPN it never uses.
+        variables = [v for v, g in zip(v1.trainable_variables(), tf.gradients(
+            -mean_elbo, v1.trainable_variables()), strict=True) if g is not None]
+        gradients = tf.gradients(-mean_elbo, variables)
         train_op = v1.train.AdamOptimizer(config.learning_rate).minimize(-mean_elbo)
         threads = FLAGS.threads
         session = v1.Session(graph=graph, config=v1.ConfigProto(
             intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads))
         session.run(v1.global_variables_initializer())
-    return original, session, dict(scenes=scenes, noise=rc.FedNoise.tensor, elbo=mean_elbo,
-                                   z_pres=z_pres.outputs[0], train=train_op), graph
+    return original, session, dict(
+        scenes=scenes, noise=rc.FedNoise.tensor, elbo=mean_elbo, z_pres=z_pres.outputs[0],
+        train=train_op, per_scene=mean_elbo.op.inputs[0], variables=variables,
+        gradients=gradients), graph
 
 
 def accuracy(count_of, test):

@@ -284,13 +284,20 @@ def check(name, original, images, noise):
     feed = {scenes: images, FedNoise.tensor: noise}
     theirs_elbo, theirs_grads = session.run([per_scene, gradients], feed)
     session.close()
+    theirs_grads = {v.name: g for v, g in zip(variables, theirs_grads, strict=True)}
+    return compare(name, groups, ours, images, noise, theirs_elbo, theirs_grads)
+
+
+def compare(name, groups, ours, images, noise, theirs_elbo, theirs_grads):
+    """Prints how far our per-scene ELBO and every group's gradient (of our plain graph and
+    of our XLA-compiled one) lie from the original's, ``theirs_grads`` keyed by the
+    original's variable names; returns the ELBO's and the worst group's relative gaps."""
     ours_elbo = ours.elbo_graph(tf.constant(images), tf.constant(noise)).numpy()
     ours_grad, floor_grad = ({id(v): g.numpy() for v, g in zip(
         ours.model_variables, function(tf.constant(images), tf.constant(noise))[1],
         strict=True)} for function in (ours.loss_and_gradients,
                                        tf.function(ours.loss_and_gradients_graph,
                                                    jit_compile=True)))
-    theirs_grad = {v.name: g for v, g in zip(variables, theirs_grads, strict=True)}
     elbo_rel = np.max(np.abs(ours_elbo - theirs_elbo)) / np.mean(np.abs(theirs_elbo))
     print(f'{name}: per-scene ELBO, original {np.mean(theirs_elbo):.3f} on average; '
           f'max |ours - original| / mean |original| = {elbo_rel:.2e}')
@@ -301,7 +308,7 @@ def check(name, original, images, noise):
     for label, sources, target, layout, _ in groups:
         plain = layout(*[ours_grad[id(s)] for s in sources])
         xla = layout(*[floor_grad[id(s)] for s in sources])
-        ref = theirs_grad[target.name]
+        ref = theirs_grads[target.name]
         sums = summary.get(label, np.zeros(4))
         summary[label] = sums + [np.sum((plain - ref) ** 2), np.sum((xla - ref) ** 2),
                                  np.sum((plain - xla) ** 2), np.sum(ref ** 2)]
