@@ -295,7 +295,8 @@ def compare(name, groups, ours, images, noise, theirs_elbo, theirs_grads):
     ours_elbo = ours.elbo_graph(tf.constant(images), tf.constant(noise)).numpy()
     ours_grad, floor_grad = ({id(v): g.numpy() for v, g in zip(
         ours.model_variables, function(tf.constant(images), tf.constant(noise))[1],
-        strict=True)} for function in (ours.loss_and_gradients,
+        strict=True)} for function in (tf.function(ours.loss_and_gradients_graph,
+                                                   jit_compile=False),
                                        tf.function(ours.loss_and_gradients_graph,
                                                    jit_compile=True)))
     elbo_rel = np.max(np.abs(ours_elbo - theirs_elbo)) / np.mean(np.abs(theirs_elbo))
