@@ -237,9 +237,9 @@ def load_into_ours(groups, session):
     our entries' flat positions to find where each of the original's entries goes; our
     entries no original entry maps to (padding) keep their values. Returns the share of
     our entries written, per variable path."""
-    values = {id(s): s.numpy() for _, sources, _, _, _ in groups for s in sources}
-    written = {id(s): np.zeros(s.shape, bool) for _, sources, _, _, _ in groups
-               for s in sources}
+    variables = {id(s): s for _, sources, _, _, _ in groups for s in sources}
+    values = {key: v.numpy().reshape(-1) for key, v in variables.items()}
+    written = {key: np.zeros(value.shape, bool) for key, value in values.items()}
     for _, sources, target, layout, offset in groups:
         starts = np.cumsum([0] + [int(np.prod(s.shape)) for s in sources])
         positions = layout(*[start + np.arange(int(np.prod(s.shape))).reshape(s.shape)
@@ -247,15 +247,13 @@ def load_into_ours(groups, session):
         theirs = session.run(target)
         if offset is not None:
             theirs = theirs + layout(offset)
-        flat = [values[id(s)].reshape(-1) for s in sources]
         for k, s in enumerate(sources):
             mine = (positions >= starts[k]) & (positions < starts[k + 1])
-            flat[k][positions[mine] - starts[k]] = theirs[mine]
-            written[id(s)].reshape(-1)[positions[mine] - starts[k]] = True
-    sources = {id(s): s for _, group_sources, _, _, _ in groups for s in group_sources}
-    for key, variable in sources.items():
-        variable.assign(values[key])
-    return {sources[key].path: float(mask.mean()) for key, mask in written.items()}
+            values[id(s)][positions[mine] - starts[k]] = theirs[mine]
+            written[id(s)][positions[mine] - starts[k]] = True
+    for key, variable in variables.items():
+        variable.assign(values[key].reshape(variable.shape))
+    return {variables[key].path: float(mask.mean()) for key, mask in written.items()}
 
 
 # ---- one data set ------------------------------------------------------------------------
