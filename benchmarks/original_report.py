@@ -19,7 +19,7 @@ from collections import defaultdict
 # (which, start) -> the row label
 KINDS = {('original', 'original'): "the original, its own initialisers",
          ('original', 'ours'): 'the original, from our initial parameters',
-         ('ours', 'ours'): 'ours, from the same start',
+         ('ours', 'ours'): 'ours, from our initial parameters',
          ('ours', 'original'): "ours, from the original's own initialisers"}
 EPOCHS_SHOWN = (1, 3, 5)
 STYLES = {'original': '-', 'ours': ':'}
