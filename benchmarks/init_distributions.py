@@ -23,7 +23,7 @@ import original_training as harness  # noqa: E402  (its flags: original, dataset
 import reference_check as rc  # noqa: E402
 
 from datasets import load_dataset  # noqa: E402
-from supair_tf import PRESETS, Supair  # noqa: E402
+from supair_tf import PRESETS  # noqa: E402
 
 FLAGS = harness.FLAGS
 
@@ -34,18 +34,11 @@ def summary(values):
 
 def main(argv):
     del argv
-    if not FLAGS.original or not os.path.exists(os.path.join(FLAGS.original, 'model.py')):
-        sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
     config = PRESETS[FLAGS.dataset]
-    FLAGS.batch = config.batch_size
-    original, session, tensors, graph = harness.build_original(config)
-    ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
-                  graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
-    with graph.as_default():
-        variables = tf.compat.v1.trainable_variables()
+    original, session, tensors, _, ours, groups = harness.original_and_ours(config)
     print(f'{"group":40s} {"shape":16s} original: mean std [min, max] | ours: the same')
     worst = 0.0
-    for label, sources, target, layout, offset in rc.parameter_groups(ours, original, variables):
+    for label, sources, target, layout, offset in groups:
         mine = np.asarray(layout(*[s.numpy() for s in sources]))
         if offset is not None:
             mine = mine - layout(offset)
@@ -55,7 +48,6 @@ def main(argv):
         print(f'{label:40s} {str(theirs.shape):16s} {summary(theirs)} | {summary(mine)}')
     print(f'largest relative difference of a group\'s standard deviation: {worst:.3f}')
 
-    groups = rc.parameter_groups(ours, original, variables)
     written = rc.load_into_ours(groups, session)
     gap = max(float(np.max(np.abs(np.asarray(layout(*[s.numpy() for s in sources]))
                                   - (0 if offset is None else layout(offset))

@@ -81,6 +81,20 @@ def build_original(config):
         gradients=gradients), graph
 
 
+def original_and_ours(config):
+    """The original's graph (build_original), our model on its region graphs with our
+    initial values of --seed, and reference_check's parameter groups between the two;
+    without a usable --original, a one-line error."""
+    if not FLAGS.original or not os.path.exists(os.path.join(FLAGS.original, 'model.py')):
+        sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
+    FLAGS.batch = config.batch_size  # reference_check's original_config reads it
+    original, session, tensors, graph = build_original(config)
+    ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
+                  graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
+    groups = rc.parameter_groups(ours, original, tensors['variables'])
+    return original, session, tensors, graph, ours, groups
+
+
 def accuracy(count_of, test):
     """Share of test scenes counted right, ``count_of(images) -> counts`` per batch."""
     found = np.concatenate([count_of(test.images[k:k + 256])
@@ -90,8 +104,6 @@ def accuracy(count_of, test):
 
 def main(argv):
     del argv
-    if not FLAGS.original or not os.path.exists(os.path.join(FLAGS.original, 'model.py')):
-        sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
     unknown = set(FLAGS.original_groups) - {'inference', 'object_spn', 'background_spn'}
     if unknown:
         sys.exit(f'error: --original_groups: no group {sorted(unknown)}')
@@ -100,18 +112,12 @@ def main(argv):
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     config = PRESETS[FLAGS.dataset]
-    FLAGS.batch = config.batch_size  # reference_check's original_config reads it
+    _, session, t, _, ours, groups = original_and_ours(config)
     train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir,
                                mnist_dir=FLAGS.mnist_dir, seed=42)
     n = FLAGS.test_scenes
     test = SceneSet(test.images[:n], test.counts[:n], test.boxes[:n])
-    original, session, t, graph = build_original(config)
     if FLAGS.which != 'original' or FLAGS.start == 'ours':
-        ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
-                      graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
-        with graph.as_default():
-            variables = v1.trainable_variables()
-        groups = rc.parameter_groups(ours, original, variables)
         if FLAGS.start == 'ours':
             rc.load_into_original(groups, session)
         else:

@@ -31,7 +31,7 @@ import original_training as harness  # noqa: E402  (its flags: original, dataset
 import reference_check as rc  # noqa: E402
 
 from datasets import load_dataset  # noqa: E402
-from supair_tf import PRESETS, Supair  # noqa: E402
+from supair_tf import PRESETS  # noqa: E402
 from supair_tf.training import make_optimizer, make_train_step  # noqa: E402
 
 flags.DEFINE_list('check_steps', ['0', '234', '702', '1170'],
@@ -73,17 +73,11 @@ def where_the_gap_lies(mine, theirs):
 
 def main(argv):
     del argv
-    if not FLAGS.original or not os.path.exists(os.path.join(FLAGS.original, 'model.py')):
-        sys.exit('error: pass --original=PATH, the src/ folder of a stelzner/supair checkout')
     config = PRESETS[FLAGS.dataset]
-    FLAGS.batch = config.batch_size
-    original, session, t, graph = harness.build_original(config)
+    _, session, t, graph, ours, groups = harness.original_and_ours(config)
     with graph.as_default():
         out = [op for op in graph.get_operations() if op.name.split('/')[-1] == 'z'][0]
         out_gradient = tf.gradients(-t['elbo'], out.outputs[0])[0]
-    ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed,
-                  graphs=(rc.our_graph(original.obj_spn), rc.our_graph(original.bg_spn)))
-    groups = rc.parameter_groups(ours, original, t['variables'])
     if FLAGS.start == 'original':
         rc.load_into_ours(groups, session)
     step = make_train_step(ours, make_optimizer(ours))
