@@ -86,8 +86,9 @@ def figure(runs, out):
                 epochs, accuracy = zip(*points, strict=True)
                 axis.plot(epochs, accuracy, STYLES[which], marker='o',
                           markersize=3, color=colours[seed % len(colours)])
-        axis.set_title(f'{dataset}: {"its own" if start == "original" else "our"} initial '
-                       'parameters', fontsize=9)
+        whose = {'original': 'its own', 'ours': 'our'}.get(
+            start, f"{start.partition(':')[2]} of the original's, the rest our")
+        axis.set_title(f'{dataset}: {whose} initial parameters', fontsize=9)
         axis.set_xlabel('epoch')
         axis.set_xticks(range(1, 1 + max(e for p in runs.values() for e, _ in p)))
         axis.set_ylabel('test count accuracy (%)')
