@@ -87,8 +87,8 @@ def figure(runs, out):
                 axis.plot(epochs, accuracy, STYLES[which], marker='o',
                           markersize=3, color=colours[seed % len(colours)])
         whose = {'original': 'its own', 'ours': 'our'}.get(
-            start, f"{start.partition(':')[2]} of the original's, the rest our")
-        axis.set_title(f'{dataset}: {whose} initial parameters', fontsize=9)
+            start, f"{start.partition(':')[2].replace('+', ' + ')}: the original's; the rest: our")
+        axis.set_title(f'{dataset}:\n{whose} initial parameters', fontsize=8)
         axis.set_xlabel('epoch')
         axis.set_xticks(range(1, 1 + max(e for p in runs.values() for e, _ in p)))
         axis.set_ylabel('test count accuracy (%)')
