@@ -38,10 +38,9 @@ def main(argv):
     original, session, tensors, _, ours, groups = harness.original_and_ours(config)
     print(f'{"group":40s} {"shape":16s} original: mean std [min, max] | ours: the same')
     worst = 0.0
-    for label, sources, target, layout, offset in groups:
-        mine = np.asarray(layout(*[s.numpy() for s in sources]))
-        if offset is not None:
-            mine = mine - layout(offset)
+    for group in groups:
+        label, target = group[0], group[2]
+        mine = rc.in_original_layout(group)
         theirs = session.run(target)
         if theirs.std() > 0:
             worst = max(worst, abs(mine.std() / theirs.std() - 1))
@@ -49,10 +48,8 @@ def main(argv):
     print(f'largest relative difference of a group\'s standard deviation: {worst:.3f}')
 
     written = rc.load_into_ours(groups, session)
-    gap = max(float(np.max(np.abs(np.asarray(layout(*[s.numpy() for s in sources]))
-                                  - (0 if offset is None else layout(offset))
-                                  - session.run(target))))
-              for _, sources, target, layout, offset in groups)
+    gap = max(float(np.max(np.abs(rc.in_original_layout(group) - session.run(group[2]))))
+              for group in groups)
     print(f"ours after load_into_ours: {min(written.values()):.1%} of every variable's "
           f"entries written at least; largest |ours - original| in its layout: {gap:.2e}")
     train, _ = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,

@@ -43,7 +43,8 @@ flags.DEFINE_enum('which', 'both', ['both', 'original', 'ours'], 'what to train'
 flags.DEFINE_enum('start', 'ours', ['ours', 'original'],
                   "initial parameters: ours of --seed written into both, or the original's own "
                   'initialisers (TF1 graph seed --seed) written into both')
-flags.DEFINE_list('original_groups', ['inference', 'object_spn', 'background_spn'],
+GROUPS = ('inference', 'object_spn', 'background_spn')  # reference_check's labels' first words
+flags.DEFINE_list('original_groups', list(GROUPS),
                   "with --start=original and ours trained: the parameter groups (reference_check's "
                   "labels, by their first word) ours takes from the original's start; the others "
                   'keep our initial values of --seed')
@@ -104,10 +105,11 @@ def accuracy(count_of, test):
 
 def main(argv):
     del argv
-    unknown = set(FLAGS.original_groups) - {'inference', 'object_spn', 'background_spn'}
+    unknown = set(FLAGS.original_groups) - set(GROUPS)
     if unknown:
         sys.exit(f'error: --original_groups: no group {sorted(unknown)}')
-    if len(FLAGS.original_groups) < 3 and FLAGS.which != 'ours':
+    partial = set(FLAGS.original_groups) != set(GROUPS)
+    if partial and FLAGS.which != 'ours':
         sys.exit('error: a partial --original_groups starts ours only: add --which=ours')
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
@@ -153,7 +155,7 @@ def main(argv):
                     's/step)' for n in chosen), flush=True)
         for name in chosen:
             start = FLAGS.start
-            if start == 'original' and name == 'ours' and len(FLAGS.original_groups) < 3:
+            if start == 'original' and partial:
                 start = 'original:' + '+'.join(FLAGS.original_groups)
             row = dict(which=name, start=start, dataset=FLAGS.dataset, seed=FLAGS.seed,
                        step=(epoch + 1) * steps, seconds=round(seconds[name], 1),

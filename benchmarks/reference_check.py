@@ -221,11 +221,16 @@ def parameter_groups(ours, original, variables):
     return groups
 
 
+def in_original_layout(group):
+    """A group's current values of ours as the original's variable would hold them."""
+    _, sources, _, layout, offset = group
+    values = np.asarray(layout(*[s.numpy() for s in sources]))
+    return values if offset is None else values - layout(offset)
+
+
 def load_into_original(groups, session):
     """Writes our parameters' values into the original's variables (in its session)."""
-    values = [layout(*[s.numpy() for s in sources]) if offset is None
-              else layout(*[s.numpy() for s in sources]) - layout(offset)
-              for _, sources, _, layout, offset in groups]  # eager, outside its graph
+    values = [in_original_layout(group) for group in groups]  # eager, outside its graph
     with session.graph.as_default():
         for (_, _, target, _, _), value in zip(groups, values, strict=True):
             target.load(value, session)

@@ -1,6 +1,7 @@
 """reference_check at trained parameters: trains our model and, every few steps, writes its
 current parameters into the authors' graph and compares the two on the next batch (the
-per-scene ELBO and every parameter group's gradient, with the same z_where noise).
+per-scene ELBO and every parameter group's gradient, with the same z_where noise) and on
+the first ``--test_scenes`` test scenes (z_pres and the counts).
 
 reference_check compares the two at initial parameters only; a difference that shows only
 once a model has learned something (a clipped box, a saturated variance, a count stuck at
@@ -81,8 +82,9 @@ def main(argv):
     if FLAGS.start == 'original':
         rc.load_into_ours(groups, session)
     step = make_train_step(ours, make_optimizer(ours))
-    train, _ = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir, mnist_dir=FLAGS.mnist_dir,
-                            seed=42)
+    train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir,
+                               mnist_dir=FLAGS.mnist_dir, seed=42)
+    test = test.images[:FLAGS.test_scenes]
     batch, steps = config.batch_size, len(train) // config.batch_size
     rng = np.random.default_rng(FLAGS.seed)
     checks = sorted(int(k) for k in FLAGS.check_steps)
@@ -103,6 +105,14 @@ def main(argv):
         results.append((done, *rc.compare(f'{FLAGS.dataset} after {done} steps', groups, ours,
                                           images, noise, theirs_elbo, theirs_grads)))
         print(where_the_gap_lies(head_gradient(ours, images, noise), theirs_out), flush=True)
+        theirs_pres = np.concatenate([session.run(t['z_pres'], {t['scenes']: np.pad(
+            scenes, [(0, batch - len(scenes)), (0, 0), (0, 0), (0, 0)])})[:len(scenes)]
+            for scenes in np.split(test, range(batch, len(test), batch))])
+        mine_pres = np.concatenate([ours.detect(scenes).z_pres.numpy() for scenes in
+                                    np.split(test, range(batch, len(test), batch))])
+        differ = np.sum(np.sum(theirs_pres >= 0.5, 1) != np.sum(mine_pres >= 0.5, 1))
+        print(f'  counts of the first {len(test)} test scenes: z_pres within '
+              f'{np.max(np.abs(theirs_pres - mine_pres)):.1e}, {differ} counts differ', flush=True)
     print('worst relative differences (ELBO; gradient group, the closer of our two paths):')
     for done, elbo_rel, grad_rel in results:
         print(f'  after {done:5d} steps  {elbo_rel:.2e}  {grad_rel:.2e}')
