@@ -73,15 +73,21 @@ def table(runs, shown=EPOCHS_SHOWN, bar=None):
     return '\n'.join(lines)
 
 
-def figure(runs, out):
-    """One panel per data set and start; colour: seed, solid: the original, dotted: ours."""
+def figure(runs, out, bar=None):
+    """One panel per data set and start; colour: seed, solid: the original, dotted: ours;
+    a dashed line at each data set's bar (``bar``, default: BARS, BAR)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     panels = sorted({(key[0], key[2]) for key in runs})
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
-    colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    most_seeds = max(len({k[3] for k in runs if (k[0], k[2]) == panel}) for panel in panels)
+    fig, axes = plt.subplots(1, len(panels), squeeze=False,
+                             figsize=(4.6 * len(panels), 3.8 + 0.12 * most_seeds))
+    # Past ten seeds the default cycle repeats its colours; tab20 keeps twenty apart.
+    colours = (plt.rcParams['axes.prop_cycle'].by_key()['color'] if most_seeds <= 10
+               else [plt.get_cmap('tab20')(i) for i in range(20)])
+    last_epoch = max(e for p in runs.values() for e, _ in p)
     for axis, (dataset, start) in zip(axes[0], panels, strict=True):
         seeds = sorted({key[3] for key in runs if key[0] == dataset and key[2] == start})
         for (name, which, begun, seed), points in sorted(runs.items()):
@@ -93,7 +99,10 @@ def figure(runs, out):
             start, f"{start.partition(':')[2].replace('+', ' + ')}: the original's; the rest: our")
         axis.set_title(f'{dataset}:\n{whose} initial parameters', fontsize=8)
         axis.set_xlabel('epoch')
-        axis.set_xticks(range(1, 1 + max(e for p in runs.values() for e, _ in p)))
+        axis.set_xticks(range(1, 1 + last_epoch) if last_epoch <= 10
+                        else [1] + list(range(5, last_epoch + 1, 5)))
+        share = bar if bar is not None else BARS.get(dataset, BAR)
+        axis.axhline(100 * share, color='black', linestyle='--', linewidth=0.8)
         axis.set_ylabel('test count accuracy (%)')
         axis.set_ylim(0, 100)
         axis.grid(alpha=0.3)
@@ -102,7 +111,10 @@ def figure(runs, out):
         drawn = {key[1] for key in runs if (key[0], key[2]) == (dataset, start)}
         handles += [Line2D([], [], color='grey', linestyle=STYLES[which], label=which)
                     for which in ('original', 'ours') if which in drawn]
-        axis.legend(handles=handles, fontsize=7, loc='lower right')
+        handles.append(Line2D([], [], color='black', linestyle='--', linewidth=0.8,
+                              label=f'bar, {100 * share:.0f}%'))
+        axis.legend(handles=handles, fontsize=7, loc='upper center', ncol=5,
+                    bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f'wrote {out}')
@@ -123,7 +135,7 @@ def main():
         raise SystemExit(f'original_report: no runs (*.csv) in {args.folder}')
     print(table(runs, tuple(int(e) for e in args.epochs.split(',')), args.bar))
     if args.out:
-        figure(runs, args.out)
+        figure(runs, args.out, args.bar)
 
 
 if __name__ == '__main__':
