@@ -22,7 +22,8 @@ import numpy as np
 KINDS = {('original', 'original'): "the original, its own initialisers",
          ('original', 'ours'): 'the original, from our initial parameters',
          ('ours', 'ours'): 'ours, from our initial parameters',
-         ('ours', 'original'): "ours, from the original's own initialisers"}
+         ('ours', 'original'): "ours, from the original's own initialisers",
+         ('ours', 'ours+our_graphs'): 'ours, from our initial parameters, on our region graphs'}
 EPOCHS_SHOWN = (1, 3, 5)  # the table's columns unless --epochs names others
 STYLES = {'original': '-', 'ours': ':'}
 # A run below this share at epoch 5 is counted as failing (as RESULTS.md's sweeps: a
@@ -115,7 +116,8 @@ def figure(runs, out, bars=None):
                 epochs, accuracy = zip(*points, strict=True)
                 axis.plot(epochs, accuracy, STYLES[which], marker='o',
                           markersize=3, color=colours[seed % len(colours)])
-        whose = {'original': 'its own', 'ours': 'our'}.get(
+        whose = {'original': 'its own', 'ours': 'our',
+                 'ours+our_graphs': 'our region graphs and'}.get(
             start, f"{start.partition(':')[2].replace('+', ' + ')}: the original's; the rest: our")
         axis.set_title(f'{dataset}:\n{whose} initial parameters', fontsize=8)
         axis.set_xlabel('epoch')

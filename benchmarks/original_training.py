@@ -15,6 +15,9 @@ z_where noise. After every epoch both count the first ``--test_scenes`` test sce
     python benchmarks/original_training.py --original=PATH/TO/supair/src \\
         --dataset=noisy_mnist --seed=2 --epochs=5 [--which=both|original|ours]
 
+``--graphs=ours --which=ours --start=ours`` trains ours on our own region graphs of
+``--seed`` (as run.py draws them) in this harness, without building the original.
+
 Prints one line per evaluation and appends it to ``--out`` (CSV). Uses reference_check's
 stand-ins for what TF 1.7 had; not run by CI; the original is never committed here.
 """
@@ -48,6 +51,10 @@ flags.DEFINE_list('original_groups', list(GROUPS),
                   "with --start=original and ours trained: the parameter groups (reference_check's "
                   "labels, by their first word) ours takes from the original's start; the others "
                   'keep our initial values of --seed')
+flags.DEFINE_enum('graphs', 'original', ['original', 'ours'],
+                  "the SPNs' region graphs: the original's RegionGraph of --seed, or ours of "
+                  '--seed as run.py draws them (--which=ours --start=ours only: the original '
+                  'is then not built)')
 flags.DEFINE_integer('threads', 1, 'CPU threads')
 flags.DEFINE_string('out', None, 'CSV to append the evaluations to')
 FLAGS = flags.FLAGS
@@ -114,13 +121,20 @@ def main(argv):
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     config = PRESETS[FLAGS.dataset]
-    _, session, t, _, ours, groups = original_and_ours(config)
+    if FLAGS.graphs == 'ours':
+        if (FLAGS.which, FLAGS.start) != ('ours', 'ours'):
+            sys.exit('error: --graphs=ours trains ours from our start: add --which=ours '
+                     '--start=ours')
+        session = t = groups = None
+        ours = Supair(config.replace(structure_seed=FLAGS.seed), seed=FLAGS.seed)
+    else:
+        _, session, t, _, ours, groups = original_and_ours(config)
     train, test = load_dataset(FLAGS.dataset, data_dir=FLAGS.data_dir,
                                mnist_dir=FLAGS.mnist_dir, seed=42)
     n = FLAGS.test_scenes
     test = SceneSet(test.images[:n], test.counts[:n], test.boxes[:n])
     if FLAGS.which != 'original' or FLAGS.start == 'ours':
-        if FLAGS.start == 'ours':
+        if FLAGS.start == 'ours' and session is not None:
             rc.load_into_original(groups, session)
         else:
             taken = [g for g in groups if g[0].split()[0] in FLAGS.original_groups]
@@ -157,6 +171,8 @@ def main(argv):
             start = FLAGS.start
             if start == 'original' and partial:
                 start = 'original:' + '+'.join(FLAGS.original_groups)
+            if FLAGS.graphs == 'ours':
+                start += '+our_graphs'
             row = dict(which=name, start=start, dataset=FLAGS.dataset, seed=FLAGS.seed,
                        step=(epoch + 1) * steps, seconds=round(seconds[name], 1),
                        test_count_acc=accuracy(counters[name], test),
