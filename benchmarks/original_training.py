@@ -134,8 +134,9 @@ def main(argv):
     n = FLAGS.test_scenes
     test = SceneSet(test.images[:n], test.counts[:n], test.boxes[:n])
     if FLAGS.which != 'original' or FLAGS.start == 'ours':
-        if FLAGS.start == 'ours' and session is not None:
-            rc.load_into_original(groups, session)
+        if FLAGS.start == 'ours':
+            if session is not None:
+                rc.load_into_original(groups, session)
         else:
             taken = [g for g in groups if g[0].split()[0] in FLAGS.original_groups]
             for path, share in rc.load_into_ours(taken, session).items():
