@@ -103,8 +103,16 @@ def figure(runs, out, bars=None):
     from matplotlib.lines import Line2D
     panels = sorted({(key[0], key[2]) for key in runs})
     most_seeds = max(len({k[3] for k in runs if (k[0], k[2]) == panel}) for panel in panels)
-    fig, axes = plt.subplots(1, len(panels), squeeze=False,
-                             figsize=(4.6 * len(panels), 3.8 + 0.12 * most_seeds))
+    # A row per data set, a column per start.
+    datasets = sorted({dataset for dataset, _ in panels})
+    starts = sorted({start for _, start in panels})
+    fig, grid = plt.subplots(len(datasets), len(starts), squeeze=False,
+                             figsize=(4.6 * len(starts),
+                                      (3.8 + 0.12 * most_seeds) * len(datasets)))
+    for dataset, row in zip(datasets, grid, strict=True):
+        for start, axis in zip(starts, row, strict=True):
+            axis.set_visible((dataset, start) in panels)
+    axes = [[grid[datasets.index(d)][starts.index(s)] for d, s in panels]]
     # Past ten seeds the default cycle repeats its colours; tab20 keeps twenty apart.
     colours = (plt.rcParams['axes.prop_cycle'].by_key()['color'] if most_seeds <= 10
                else [plt.get_cmap('tab20')(i) for i in range(20)])
