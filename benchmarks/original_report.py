@@ -112,12 +112,12 @@ def figure(runs, out, bars=None):
     for dataset, row in zip(datasets, grid, strict=True):
         for start, axis in zip(starts, row, strict=True):
             axis.set_visible((dataset, start) in panels)
-    axes = [[grid[datasets.index(d)][starts.index(s)] for d, s in panels]]
+    axes = [grid[datasets.index(d)][starts.index(s)] for d, s in panels]
     # Past ten seeds the default cycle repeats its colours; tab20 keeps twenty apart.
     colours = (plt.rcParams['axes.prop_cycle'].by_key()['color'] if most_seeds <= 10
                else [plt.get_cmap('tab20')(i) for i in range(20)])
     last_epoch = max(e for p in runs.values() for e, _ in p)
-    for axis, (dataset, start) in zip(axes[0], panels, strict=True):
+    for axis, (dataset, start) in zip(axes, panels, strict=True):
         seeds = sorted({key[3] for key in runs if key[0] == dataset and key[2] == start})
         for (name, which, begun, seed), points in sorted(runs.items()):
             if (name, begun) == (dataset, start):
