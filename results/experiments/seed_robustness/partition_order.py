@@ -36,9 +36,8 @@ def compare(theirs, ours):
     split = [r for r in ours.regions if ours.partitions_of(r)]
     same_sets = regions and all(
         set(theirs.partitions_of(r)) == set(ours.partitions_of(r)) for r in split)
-    same_order = regions and all(theirs.partitions_of(r) == ours.partitions_of(r) for r in split)
     reordered = sum(theirs.partitions_of(r) != ours.partitions_of(r) for r in split)
-    return regions, same_sets, same_order, reordered, len(split)
+    return regions, same_sets, same_sets and not reordered, reordered, len(split)
 
 
 def main(argv):
