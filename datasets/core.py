@@ -50,12 +50,13 @@ def _resolve_mnist_dir(data_dir, mnist_dir):
                               or os.path.join(data_dir, 'mnist'))
 
 
-def _sizes(name, sizes=None):
+def scene_counts(name, sizes=None):
+    """``(train, test)`` numbers of scenes of a built-in data set: ``sizes`` or the paper's."""
     return tuple(sizes or SIZES['sprites' if name.startswith('sprites') else 'mnist'])
 
 
 def _build(name, rng, mnist_paths, shape, sizes=None):
-    n_train, n_test = _sizes(name, sizes)
+    n_train, n_test = scene_counts(name, sizes)
     if name.startswith('sprites'):
         images, counts, boxes = scenes.sprites(n_train + n_test, rng, **shape,
                                                colour=name == 'sprites_rgb')
@@ -73,7 +74,7 @@ def _build(name, rng, mnist_paths, shape, sizes=None):
 def _cache_name(name, seed, mnist_paths, shape=None, sizes=None):
     shape = shape or {'canvas': scenes.CANVAS, 'max_objects': scenes.MAX_OBJECTS}
     key = f'{name}_v{BUILDER_VERSION}_seed{seed}_canvas{shape["canvas"]}'
-    key += f'_max{shape["max_objects"]}_n{{}}-{{}}'.format(*_sizes(name, sizes))
+    key += f'_max{shape["max_objects"]}_n{{}}-{{}}'.format(*scene_counts(name, sizes))
     if mnist_paths:  # the digits drawn depend on the pool the MNIST files hold
         key += '_pool' + '-'.join(str(os.path.getsize(mnist_paths[s])) for s in ('train', 'test'))
     return key + '.npz'
@@ -102,7 +103,7 @@ def _cache_problem(arrays, name, shape, sizes=None):
     scene shape, dtypes and value ranges its parameters imply."""
     channels = 3 if name == 'sprites_rgb' else 1
     canvas, most = shape['canvas'], shape['max_objects']
-    for split, n in zip(('train', 'test'), _sizes(name, sizes), strict=True):
+    for split, n in zip(('train', 'test'), scene_counts(name, sizes), strict=True):
         images, counts, boxes = (arrays[f'{split}_{part}'] for part in
                                  ('images', 'counts', 'boxes'))
         expected = {'images': (n, canvas, canvas, channels), 'counts': (n,),

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Copies each protocol run's metrics.csv and settings.json out of its run folder: a run
 # that trained all its epochs into results/, one still short of them into
-# results/experiments/seed_robustness/protocol/ (partial). Run from the repository root.
-RUNS=${RUNS:-/root/supair_runs/s10/protocol}
+# results/experiments/seed_robustness/protocol/ (partial).
+#   RUNS=/path/to/protocol/runs bash experiments/collect.sh
+set -u
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:?the folder holding the protocol run folders}
 for dir in "$RUNS"/*/; do
   name=$(basename "$dir")
   [ -f "$dir/metrics.csv" ] || continue
-  done_steps=$(python -c "import json,sys; s=json.load(open(sys.argv[1])); c=s['config']; \
-print(c['epochs'] * (s['steps_per_epoch'] or {'sprites': 40000}.get(s['dataset'], 60000) // c['batch_size']))" "$dir/settings.json")
+  # A run's length comes from its own settings and the data set's definition of its size.
+  done_steps=$(python -c "import json, sys; from datasets.core import scene_counts
+s = json.load(open(sys.argv[1])); c = s['config']
+print(c['epochs'] * (s['steps_per_epoch'] or scene_counts(s['dataset'], s.get('scenes'))[0] // c['batch_size']))" "$dir/settings.json")
   last=$(tail -n 1 "$dir/metrics.csv" | cut -d, -f2)
   if [ "$last" = "$done_steps" ]; then target=results; rm -f "results/experiments/seed_robustness/protocol/${name}_"*
   else target=results/experiments/seed_robustness/protocol; fi

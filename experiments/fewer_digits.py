@@ -2,7 +2,7 @@
 (IDX, gzip, header count N; the test files copied): for runs that ask whether the number
 of training digits moves a seed's fate.
 
-    python fewer_digits.py /work/shared/mnist /root/mnist12k 12000
+    python experiments/fewer_digits.py ../shared/mnist /root/mnist12k 12000
 """
 
 import gzip

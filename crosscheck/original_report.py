@@ -1,8 +1,8 @@
-"""The runs of the authors' graph (benchmarks/original_training.py) as one table and one
+"""The runs of the authors' graph (crosscheck/original_training.py) as one table and one
 figure: test count accuracy after every epoch, per data set and seed, for the original
 from its own initialisers, the original from ours and ours from the same start.
 
-    python benchmarks/original_report.py --folder=results/experiments/original_runs \
+    python crosscheck/original_report.py --folder=results/experiments/original_runs \
         --out=docs/original_runs.png
 
 Reads every ``*.csv`` in ``--folder`` (rows: which, [start,] dataset, seed, step, ...; files

@@ -1,4 +1,4 @@
-"""Does run.py train as benchmarks/original_training.py --graphs=ours does?
+"""Does run.py train as crosscheck/original_training.py --graphs=ours does?
 
 Builds run.py's trainer (its flags, data and model, in a scratch run folder) and the
 harness's model and step for the same data set and seed, and prints: whether the
@@ -6,7 +6,7 @@ training scenes, the configs and the initial weights are the same, then the loss
 both on the first ``--compare_steps`` batches of the stored order, and the largest
 weight difference after them.
 
-    python results/experiments/seed_robustness/path_check.py --dataset=grid_mnist \
+    python crosscheck/path_check.py --dataset=grid_mnist \
         --seed=1 --threads=1 --mnist_dir=/work/shared/mnist --compare_steps=5
 
 Not run by CI.
@@ -20,8 +20,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets import load_dataset  # noqa: E402
 from supair_tf import PRESETS, Supair  # noqa: E402
 from supair_tf import app as run_app  # noqa: E402  (defines run.py's flags)

@@ -1,6 +1,6 @@
 """The paper's protocol over seeds: Table 2 as mean +- std, Fig. 5 as mean +- std bands.
 
-    python benchmarks/seeds_report.py [--results=results] [--out=docs/seeds]
+    python experiments/seeds_report.py [--results=results] [--out=docs/seeds]
 
 Reads the runs' own metrics.csv files, `results/<dataset>_seed<k>_metrics.csv` (and
 `<dataset>_nobg_seed<k>_...` for the ablations); prints Table 2 in Markdown beside the

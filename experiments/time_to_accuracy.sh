@@ -3,7 +3,7 @@
 # 3 epochs and Multi-MNIST seeds 0-2 for 2 epochs, every thread, one run at a time; then the
 # training seconds at the first evaluation reaching 95% (Sprites) and 90% (Multi-MNIST).
 # Run it with nothing else on the machine.
-#   RUNS=/path/to/runs MNIST_DIR=../shared/mnist bash benchmarks/time_to_accuracy.sh
+#   RUNS=/path/to/runs MNIST_DIR=../shared/mnist bash experiments/time_to_accuracy.sh
 set -u
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-runs/time_to_accuracy}

@@ -6,7 +6,7 @@ written into the original's variables) and the same z_where noise, and compares 
 batch of each data set: the per-scene ELBO and the gradient of the negative mean ELBO
 for every parameter group. Also prints the original's parameter counts.
 
-    python benchmarks/reference_check.py --original=PATH/TO/supair/src [--batch=32]
+    python crosscheck/reference_check.py --original=PATH/TO/supair/src [--batch=32]
 
 The original needs what no longer exists; this script supplies small stand-ins of its
 own (never the original's code): tf.contrib's BasicLSTMCell (one kernel over [input, h],

@@ -1,7 +1,7 @@
 """Test count accuracy at one step for runs of several configurations over seeds: the
 Markdown tables of RESULTS.md's short sweeps (issue 23).
 
-    python benchmarks/sweep_table.py --folder=results/experiments/seed_robustness/order_sweep \
+    python experiments/sweep_table.py --folder=results/experiments/seed_robustness/order_sweep \
         --step=1170 --bar=0.9 grid_mnist_fixed grid_mnist_shuffled
 
 Reads ``<folder>/<configuration>_seed<k>_metrics.csv`` (a run's metrics.csv) for every

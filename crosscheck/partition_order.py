@@ -6,7 +6,7 @@ partitions of every region, and the same partitions in the same order (a region'
 weights are laid out partition by partition, so another order puts other initial
 weights on each product).
 
-    python results/experiments/seed_robustness/partition_order.py \
+    python crosscheck/partition_order.py \
         --original=/root/orig/src --dataset=grid_mnist --seeds=1,3 --mnist_dir=/work/shared/mnist
 
 Builds the original's graph (reference_check's stand-ins), never trains it; not run by CI.
@@ -17,10 +17,9 @@ import sys
 
 from absl import app, flags
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
-sys.path.insert(0, ROOT)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import original_training as ot  # noqa: E402  (its flags: original, dataset, seed, ...)
 import reference_check as rc  # noqa: E402
 

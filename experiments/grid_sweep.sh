@@ -6,8 +6,10 @@
 #   s: init fix, own structure per seed, shuffled order (--data_order=shuffled)
 #   f: init fix, one structure, fixed order (--structure_seed=0)
 #   (c, all three, is the protocol's run; a, before the fix, results/experiments/before_issue23)
-OUT=/root/supair_runs/s10/grid_sweep
-tree=/root/frozen/new
+#   TREE=/path/to/frozen/checkout OUT=/path/to/runs bash experiments/grid_sweep.sh b_1 s_3 ...
+OUT=${OUT:?where the runs go}
+tree=${TREE:?a frozen checkout}
+MNIST_DIR=${MNIST_DIR:-../shared/mnist}
 mkdir -p $OUT
 for item in "$@"; do
   cfg=${item%_*}; seed=${item#*_}
@@ -18,7 +20,7 @@ for item in "$@"; do
   esac
   echo "== ${cfg}_seed$seed start $(date -u +%FT%TZ)"
   (cd $tree && python run.py --dataset=grid_mnist --seed=$seed --epochs=5 --evals_per_epoch=1 \
-     --threads=1 --mnist_dir=/work/shared/mnist --run_dir=$OUT/${cfg}_seed$seed $extra \
+     --threads=1 --mnist_dir="$MNIST_DIR" --run_dir=$OUT/${cfg}_seed$seed $extra \
      >> $OUT/${cfg}_seed$seed.log 2>&1)
   echo "== ${cfg}_seed$seed exit $? $(date -u +%FT%TZ)"
 done

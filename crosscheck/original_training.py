@@ -12,7 +12,7 @@ order, the same every epoch, as the original's main.py takes them. Each draws it
 z_where noise. After every epoch both count the first ``--test_scenes`` test scenes
 (z_pres >= 0.5 summed).
 
-    python benchmarks/original_training.py --original=PATH/TO/supair/src \\
+    python crosscheck/original_training.py --original=PATH/TO/supair/src \\
         --dataset=noisy_mnist --seed=2 --epochs=5 [--which=both|original|ours]
 
 ``--graphs=ours --which=ours --start=ours`` trains ours on our own region graphs of

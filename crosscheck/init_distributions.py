@@ -5,7 +5,7 @@ checks reference_check.load_into_ours, which original_training --start=original 
 it, every group of ours in the original's layout must equal the original's values, and both
 graphs give the same ELBO on the first training batch with the same z_where noise.
 
-    python benchmarks/init_distributions.py --original=PATH/TO/supair/src \\
+    python crosscheck/init_distributions.py --original=PATH/TO/supair/src \\
         --dataset=noisy_mnist --seed=5
 
 Uses original_training's graph and reference_check's layouts; not run by CI.

@@ -8,13 +8,13 @@
 #     bash order_sweep.sh grid_mnist_1 noisy_mnist_3 ...
 # EXTRA adds flags and TAG names them in the run's name (e.g. EXTRA=--data_seed=43 TAG=data43).
 set -u
-OUT=${OUT:-/root/supair_runs/s12/order_sweep}
-TREE=${TREE:-/root/frozen/s12}
+OUT=${OUT:?where the runs go}
+TREE=${TREE:?a frozen checkout}
 EPOCHS=${EPOCHS:-5}
 ORDER=${ORDER:-shuffled}
 EXTRA=${EXTRA:-}
 TAG=${TAG:+_$TAG}
-MNIST_DIR=${MNIST_DIR:-/work/shared/mnist}
+MNIST_DIR=${MNIST_DIR:-../shared/mnist}
 mkdir -p "$OUT"
 for item in "$@"; do
   dataset=${item%_*}; seed=${item##*_}; name=${dataset}_${ORDER}${TAG}_seed$seed

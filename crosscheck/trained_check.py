@@ -14,7 +14,7 @@ the formula. Training and the start are original_training's: the original's
 region graphs and the stored batch order; ``--start=original`` begins from the original's own
 initial values of ``--seed``.
 
-    python benchmarks/trained_check.py --original=PATH/TO/supair/src --dataset=noisy_mnist \\
+    python crosscheck/trained_check.py --original=PATH/TO/supair/src --dataset=noisy_mnist \\
         --seed=0 --start=original --check_steps=0,234,702,1170
 
 Not run by CI; the original is never committed here.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The paper's protocol (five runs per data set, ablations), one run after another.
 # Every run resumes from its checkpoint, so running this again continues where it stopped.
-#   RUNS=/path/to/runs MNIST_DIR=../shared/mnist bash benchmarks/reproduce.sh
+#   RUNS=/path/to/runs MNIST_DIR=../shared/mnist bash experiments/reproduce.sh
 # ONLY="name ..." runs just those (e.g. two queues side by side, THREADS=1 each);
 # run names are those of the results files: sprites_seed3, grid_mnist_nobg_seed1, ...
 set -u
