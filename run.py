@@ -1,4 +1,4 @@
-"""Train, evaluate or export SuPAIR:  python run.py --dataset=sprites
+"""Train, evaluate or export SuPAIR (or AIR, --model=air):  python run.py --dataset=sprites
 
 See README.md for the flags; `python run.py --helpshort` lists them.
 """
@@ -36,7 +36,7 @@ def import_tensorflow_quietly():
         try:
             import tensorflow as tf
             tf.config.list_physical_devices('GPU')
-            import supair_tf.app  # noqa: F401  (Keras and TFP load TensorFlow's libraries again)
+            import shared.app  # noqa: F401  (Keras and TFP load TensorFlow's libraries again)
         finally:
             os.dup2(stderr, 2)
             os.close(stderr)
@@ -50,11 +50,11 @@ import_tensorflow_quietly()
 
 from absl import app, flags
 
-import supair_tf.flags
-from supair_tf.app import main
+import shared.flags
+from shared.app import main
 
-# --helpshort lists the key flags of the main module: make them those of supair_tf.flags.
-flags.adopt_module_key_flags(supair_tf.flags)
+# --helpshort lists the key flags of the main module: make them those of shared.flags.
+flags.adopt_module_key_flags(shared.flags)
 
 if __name__ == '__main__':
     app.run(main)

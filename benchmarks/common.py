@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 import tensorflow as tf
 
-from supair_tf.runtime import configure
+from shared.runtime import configure
 
 configure(int(os.environ.get('BENCH_THREADS', 2)))
 tf.config.threading.set_inter_op_parallelism_threads(1)

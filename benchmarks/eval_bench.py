@@ -4,7 +4,7 @@
                                     [--detect_batches=2500,500]
 
 Times, on the data set's test split and a model at initialisation (the cost does not
-depend on the weights), the three parts of ``supair_tf.evaluation.evaluate``: detecting
+depend on the weights), the three parts of ``shared.evaluation.evaluate``: detecting
 every test scene, the ELBO of the first 1,024, and the box IoU of the detected boxes
 (vectorised), interleaved; prints medians and shares. A run evaluates 4 times an epoch in
 its first 5 epochs and once an epoch after.
@@ -16,8 +16,8 @@ import argparse
 
 from common import interleaved_medians, np
 from datasets import load_dataset
+from shared.evaluation import scene_iou
 from supair_tf import PRESETS, Supair
-from supair_tf.evaluation import scene_iou
 
 
 def main():

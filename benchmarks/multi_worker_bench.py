@@ -21,17 +21,17 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from supair_tf.cluster import loopback_tf_configs
+from shared.cluster import loopback_tf_configs
 
 WORKER = """
 import json, os, sys, time
 threads, batch, steps, mode = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
 import numpy as np, tensorflow as tf
-from supair_tf.runtime import configure
+from shared.runtime import configure
 configure(threads)
 from supair_tf import PRESETS, Supair
-from supair_tf.cluster import multi_worker_strategy
-from supair_tf.training import make_optimizer, make_train_step
+from shared.cluster import multi_worker_strategy
+from shared.training import make_optimizer, make_train_step
 strategy = multi_worker_strategy(600) if mode == 'worker' else tf.distribute.get_strategy()
 with strategy.scope():
     model = Supair(PRESETS['sprites'].replace(batch_size=batch))

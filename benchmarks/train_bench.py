@@ -15,8 +15,8 @@ import re
 
 from common import interleaved_medians, np, tf
 from rat_spn.reference import PerRegionRatSpn
+from shared.training import make_optimizer, make_train_step
 from supair_tf import PRESETS, Supair
-from supair_tf.training import make_optimizer, make_train_step
 
 
 def models(jit_compile=True):

@@ -36,8 +36,8 @@ import reference_check as rc  # noqa: E402  (its flags: original, data_dir, mnis
 
 from datasets import load_dataset  # noqa: E402
 from datasets.core import SceneSet  # noqa: E402
+from shared.training import make_optimizer, make_train_step  # noqa: E402
 from supair_tf import PRESETS, Supair  # noqa: E402
-from supair_tf.training import make_optimizer, make_train_step  # noqa: E402
 
 flags.DEFINE_string('dataset', 'noisy_mnist', 'a built-in data set')
 flags.DEFINE_integer('epochs', 5, 'epochs of training')

@@ -22,11 +22,11 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets import load_dataset  # noqa: E402
+from shared.flags import read_run_spec  # noqa: E402
+from shared.runtime import configure  # noqa: E402
+from shared.training import make_optimizer, make_train_step  # noqa: E402
 from supair_tf import PRESETS, Supair  # noqa: E402
 from supair_tf import app as run_app  # noqa: E402  (defines run.py's flags)
-from supair_tf.flags import read_run_spec  # noqa: E402
-from supair_tf.runtime import configure  # noqa: E402
-from supair_tf.training import make_optimizer, make_train_step  # noqa: E402
 
 flags.DEFINE_integer('compare_steps', 5, 'training steps compared')
 FLAGS = flags.FLAGS

@@ -32,8 +32,8 @@ import original_training as harness  # noqa: E402  (its flags: original, dataset
 import reference_check as rc  # noqa: E402
 
 from datasets import load_dataset  # noqa: E402
+from shared.training import make_optimizer, make_train_step  # noqa: E402
 from supair_tf import PRESETS  # noqa: E402
-from supair_tf.training import make_optimizer, make_train_step  # noqa: E402
 
 flags.DEFINE_list('check_steps', ['0', '234', '702', '1170'],
                   'training steps of ours after which both are compared')

@@ -10,10 +10,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from rat_spn import RatSpn, RegionGraph
+from shared.interface import Detection
 from supair_tf.elbo import count_log_prior, enumerated_elbo
 from supair_tf.generation import FIXED_BG_STD, SceneGeneration, boxes_from_where
 from supair_tf.inference import InferenceNet
 from supair_tf.masks import cut_and_paste
+from supair_tf.pictures import sample_pictures, training_pictures
 from supair_tf.transformer import transform
 
 tfd = tfp.distributions
@@ -55,22 +57,15 @@ class SceneTerms(NamedTuple):
     boxes: BoxTerms
 
 
-class Detection(NamedTuple):
-    """What ``Supair.detect`` finds in ``b`` scenes (``k`` = steps). The SavedModel's
-    ``detect`` returns the same fields as a dict (its serving contract)."""
-
-    count: tf.Tensor        # [b] int32: the steps with z_pres >= 0.5
-    z_pres: tf.Tensor       # [b, k] presence probabilities
-    z_where: tf.Tensor      # [b, k, 4] mean of q(z_where): (sx, sy, x, y)
-    boxes: tf.Tensor        # [b, k, 4] (y0, x0, y1, x1) in pixels
-
-
 class Supair(SceneGeneration, tf.Module):
     """The SuPAIR model and its inference network: the ELBO, its gradients, detection;
     scenes sampled and reconstructed (SceneGeneration).
 
-    The optimiser and the step counter belong to the trainer (supair_tf.training).
+    The optimiser and the step counter belong to the trainer (shared.training), which
+    asks of it only the interface written down in shared.interface.
     """
+
+    label = 'SuPAIR'  # its name in messages
 
     def __init__(self, config, seed=0, jit_compile=True, name='supair', graphs=None,
                  spn_layer=RatSpn):
@@ -121,6 +116,10 @@ class Supair(SceneGeneration, tf.Module):
         parts = [self.inference, self.object_spn, self.background_spn]
         return [v for part in parts if part is not None for v in part.trainable_variables]
 
+    def parameter_groups(self):
+        """One group, learning at the config's rate: ``[(name, rate, variables)]``."""
+        return [('model', self.config.learning_rate, self.model_variables)]
+
     def parameter_counts(self):
         """Parameters per part and in total, as in Table 1 of the paper."""
         parts = {'inference': self.inference, 'object_spn': self.object_spn,
@@ -144,6 +143,8 @@ class Supair(SceneGeneration, tf.Module):
         noise = tf.random.stateless_normal([batch * replicas, self.config.steps, 4], seed,
                                            alg='philox')
         return noise[replica * batch:(replica + 1) * batch]
+
+    step_noise = where_noise  # a training step's randomness (shared.interface)
 
     def scene_terms(self, images, noise=None, sample=True):
         """Everything the ELBO and the pictures need, for images ``[b, H, W, C]``.
@@ -217,6 +218,18 @@ class Supair(SceneGeneration, tf.Module):
     def detect(self, images):
         """The Detection of images ``[b, H, W, C]``."""
         return Detection(**self._detect(tf.convert_to_tensor(images, tf.float32)))
+
+    def extra_metrics(self, scenes):
+        """No figures beyond the shared ones."""
+        return {}
+
+    def pictures(self, scenes, seed=0):
+        """Boxes, reconstructions and samples, as ``{name: PIL image}``."""
+        return training_pictures(self, scenes, seed)
+
+    def sample_pictures(self, n, seed=0):
+        """``n`` scenes drawn from the model (and with leaf means), ``{name: PIL image}``."""
+        return sample_pictures(self, n, seed)
 
     # ---- learning ---------------------------------------------------------------------
     def loss_and_gradients_graph(self, images, noise, replicas=1):

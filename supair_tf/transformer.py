@@ -2,12 +2,10 @@
 
 The patch grid ``u, v = linspace(0, A, A)`` maps to scene coordinates
 ``x_s = sx * u + x`` and ``y_s = sy * v + y``; coordinates are clipped to
-``[0, size - 1.0001]`` and sampled bilinearly. Because the map is axis-aligned, the
-bilinear sampler factorises into a row pass and a column pass: each patch row blends
-the two scene rows around its ``y_s`` (weights ``1 - f`` and ``f``, ``f`` the fractional
-part), and each patch pixel the two columns of that row around its ``x_s``. These are
-two gathers of whole rows and columns, and the gradient with respect to the box flows
-through ``f``.
+``[0, size - 1.0001]`` and sampled bilinearly by the sampler both models share
+(shared.sampling): each patch row blends the two scene rows around its ``y_s``
+(weights ``1 - f`` and ``f``, ``f`` the fractional part), and each patch pixel the two
+columns of that row around its ``x_s``.
 
 The soft object indicator I_i of the paper, the scatter-add of the sampling weights
 back onto the scene grid, factorises the same way: with the "tent"
@@ -17,6 +15,8 @@ back onto the scene grid, factorises the same way: with the "tent"
 """
 
 import tensorflow as tf
+
+from shared.sampling import sample_rows_and_columns
 
 
 def _coordinates(start, scale, patch_size, size):
@@ -44,25 +44,12 @@ def _neighbours(start, scale, patch_size, size):
 def extract_patches(images, z_where, patch_size, offset=0.0):
     """Bilinear patches ``[b, k, A, A, C]`` of images ``[b, H, W, C]`` under boxes
     ``z_where [b, k, 4]`` (``offset`` is added to the corners: 1 for a scene padded by
-    one pixel).
-
-    Each pass gathers both neighbours at once (their indices side by side): one gather
-    and one gradient scatter per pass instead of two (a few per cent of the train step).
-    """
-    b, k = tf.shape(z_where)[0], z_where.shape[1]
-    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    one pixel)."""
+    height, width = images.shape[1], images.shape[2]
     sx, sy, x, y = tf.unstack(z_where, axis=-1)
     row, row_f = _neighbours(y + offset, sy, patch_size, height)              # [b, k, A]
     col, col_f = _neighbours(x + offset, sx, patch_size, width)
-    rows = tf.gather(images, tf.reshape(tf.stack([row, row + 1], -1), [b, -1]), axis=1,
-                     batch_dims=1)                                          # [b, k*A*2, W, C]
-    rows = tf.reshape(rows, [b, k, patch_size, 2, width, channels])
-    f = row_f[..., None, None]
-    rows = (1.0 - f) * rows[:, :, :, 0] + f * rows[:, :, :, 1]              # [b, k, A, W, C]
-    pixels = tf.gather(rows, tf.stack([col, col + 1], -1), axis=3,
-                       batch_dims=2)                                        # [b, k, A, A, 2, C]
-    f = col_f[:, :, None, :, None]
-    return (1.0 - f) * pixels[..., 0, :] + f * pixels[..., 1, :]
+    return sample_rows_and_columns(images, row, row_f, col, col_f)
 
 
 def object_indicators(z_where, patch_size, height, width):

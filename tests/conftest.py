@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pytest
 import tensorflow as tf
 
-from supair_tf.runtime import configure
+from shared.runtime import configure
 from tests.runs import SMALL, SMALL_FLAG, python, run_py
 
 configure(2)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from supair_tf.cluster import loopback_tf_configs
+from shared.cluster import loopback_tf_configs
 from tests.runs import ENV, ROOT, SMALL_FLAG, read_metrics
 
 STEP_SCRIPT = """
@@ -22,8 +22,8 @@ if mode == 'worker':
 import numpy as np, tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(1)
 from supair_tf import PRESETS, Supair
-from supair_tf.cluster import multi_worker_strategy
-from supair_tf.training import make_optimizer, make_train_step
+from shared.cluster import multi_worker_strategy
+from shared.training import make_optimizer, make_train_step
 strategy = multi_worker_strategy(120) if mode == 'worker' else tf.distribute.get_strategy()
 with strategy.scope():
     model = Supair(PRESETS['sprites'].replace(batch_size=8), seed=3)
@@ -136,7 +136,7 @@ def test_workers_probing_one_run_directory_at_once_do_not_trip_each_other(tmp_pa
     """Every worker checks at start-up that the shared run directory is writable; a probe
     file of one name for all let one worker remove another's and stop (the likely cause of
     a CI failure of the killed-worker test above)."""
-    from supair_tf.app import check_writable
+    from shared.app import check_writable
     failures = []
 
     def probe_many():

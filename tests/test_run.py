@@ -76,8 +76,8 @@ def test_an_eval_without_checkpoint_leaves_no_settings_behind(small_sprites, tmp
 
 def test_evaluations_per_epoch_are_as_many_as_asked(tmp_path):
     from datasets.core import SceneSet
+    from shared.training import Trainer
     from supair_tf import PRESETS, Supair
-    from supair_tf.training import Trainer
     empty = SceneSet(np.zeros([234 * 4, 50, 50, 1], np.float32), np.zeros(234 * 4, np.int32),
                      np.zeros([234 * 4, 2, 4], np.float32))
     model = Supair(PRESETS['mnist'].replace(batch_size=4))

@@ -6,9 +6,9 @@ import tensorflow as tf
 
 from datasets import scenes
 from rat_spn.reference import PerRegionRatSpn
+from shared.evaluation import box_iou, scene_iou
+from shared.training import make_optimizer, make_train_step
 from supair_tf import PRESETS, Supair
-from supair_tf.evaluation import box_iou, scene_iou
-from supair_tf.training import make_optimizer, make_train_step
 
 
 def test_default_preset_has_the_paper_parameter_counts():

@@ -103,7 +103,7 @@ def test_an_empty_sampled_scene_is_the_background_and_objects_cover_only_their_b
 
 def test_unlabelled_scenes_are_evaluated_by_their_elbo_and_the_counts_found():
     from datasets import SceneSet
-    from supair_tf.evaluation import evaluate
+    from shared.evaluation import evaluate
     model = Supair(SMALL_RGB)
     images = np.random.default_rng(3).uniform(0, 1, [30, 9, 7, 3]).astype(np.float32)
     result = evaluate(model, SceneSet(images, None, None))

@@ -13,6 +13,7 @@ class Evaluation(NamedTuple):
     test_iou: float         # mean IoU of the scenes counted right (NaN: none, or no boxes)
     elbo: float             # mean ELBO
     confusion: np.ndarray   # [true counts, found counts] scenes; unlabelled: [1, found]
+    extra: dict = {}        # the model's own further figures (model.extra_metrics)
 
 
 class MetricsRow(NamedTuple):
@@ -79,10 +80,11 @@ def evaluate(model, scenes, batch_size=2500, elbo_scenes=1024):
     found = model.config.steps + 1
     if scenes.counts is None:
         return Evaluation(float('nan'), float('nan'), float(np.mean(elbo)),
-                          np.bincount(counts, minlength=found)[None])
+                          np.bincount(counts, minlength=found)[None], model.extra_metrics(scenes))
     most = max(int(scenes.counts.max()), scenes.boxes.shape[1])
     return Evaluation(float(np.mean(counts == scenes.counts)),
                       scene_iou(boxes, present, scenes.boxes, scenes.counts),
                       float(np.mean(elbo)),
                       np.histogram2d(scenes.counts, counts, bins=[most + 1, found],
-                                     range=[[0, most + 1], [0, found]])[0].astype(int))
+                                     range=[[0, most + 1], [0, found]])[0].astype(int),
+                      model.extra_metrics(scenes))

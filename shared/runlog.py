@@ -10,7 +10,7 @@ import time
 import keras
 import tensorflow as tf
 
-from supair_tf.run_folder import RunFolder
+from shared.run_folder import RunFolder
 
 
 class RunLog:

@@ -1,4 +1,4 @@
-"""A SavedModel of a trained SuPAIR that needs none of this code to serve.
+"""A SavedModel of a trained model (SuPAIR or AIR) that needs none of this code to serve.
 
     model = tf.saved_model.load(export_dir)
     out = model.detect(images)   # images [n, H, W, C] float32 -> count, z_pres, z_where, boxes
@@ -9,7 +9,7 @@
 import tensorflow as tf
 
 
-def check_images(images, shape):
+def check_images(images, shape, label='SuPAIR'):
     """Stops, in the served graph, on images a trained model would answer wrongly: another
     shape than ``[n, H, W, C]`` (``shape = (H, W, C)``), NaN or inf, or values outside
     [0, 1] (uint8 scenes must be divided by 255 first). Each with a message that says
@@ -20,7 +20,7 @@ def check_images(images, shape):
     padded = tf.concat([shape, tf.zeros([4], tf.int32)], 0)  # any rank compares, no error
     right = tf.logical_and(tf.equal(tf.size(shape), 4),
                            tf.reduce_all(tf.equal(padded[1:4], expected)))
-    check = tf.debugging.Assert(right, [f'SuPAIR: images must have the shape '
+    check = tf.debugging.Assert(right, [f'{label}: images must have the shape '
                                         f'[n, {height}, {width}, {channels}]; got', shape],
                                 summarize=8)
     with tf.control_dependencies([check]):  # before ensure_shape, whose error says less
@@ -30,10 +30,10 @@ def check_images(images, shape):
         images = tf.cond(right, lambda: tf.identity(images),
                          lambda: tf.zeros([0, height, width, channels], images.dtype))
         images = tf.ensure_shape(images, [None, height, width, channels])
-    tf.debugging.assert_all_finite(images, 'SuPAIR: images hold NaN or inf')
+    tf.debugging.assert_all_finite(images, f'{label}: images hold NaN or inf')
     low, high = tf.reduce_min(images), tf.reduce_max(images)
     tf.debugging.Assert(tf.logical_and(low >= 0.0, high <= 1.0), [
-        'SuPAIR: images must be float32 in [0, 1] (uint8 scenes: divide by 255); '
+        f'{label}: images must be float32 in [0, 1] (uint8 scenes: divide by 255); '
         'got values from', low, 'to', high])
     return images
 
@@ -44,22 +44,22 @@ REFUSED_DTYPES = (tf.float16, tf.bfloat16, tf.uint8, tf.uint16, tf.int8, tf.int1
                   tf.int64)
 
 
-def refuse_dtype(images):
+def refuse_dtype(images, label='SuPAIR'):
     """Stops with a message naming the dtype (uint8 scenes above all need dividing by 255)."""
     with tf.control_dependencies([tf.debugging.Assert(False, [
-            f'SuPAIR: images must be float32 in [0, 1]; got {images.dtype.name} '
+            f'{label}: images must be float32 in [0, 1]; got {images.dtype.name} '
             '(uint8 scenes: convert to float32 and divide by 255)'])]):
         return tf.zeros([0])
 
 
-def serving_function(graph, shape):
+def serving_function(graph, shape, label='SuPAIR'):
     """``graph`` (a model's detect or elbo) behind the checks, as a tf.function with one
     concrete function per dtype, each of any shape: a wrong dtype or shape meets a message
     of ours rather than the loader's list of signatures."""
     def serve(images):
         if images.dtype in REFUSED_DTYPES:
-            return refuse_dtype(images)
-        return graph(check_images(tf.cast(images, tf.float32), shape))
+            return refuse_dtype(images, label)
+        return graph(check_images(tf.cast(images, tf.float32), shape, label))
 
     served = tf.function(serve)
     for dtype in (tf.float32, tf.float64, *REFUSED_DTYPES):
@@ -71,8 +71,9 @@ class _Serving(tf.Module):
     def __init__(self, model):
         super().__init__(name='supair_serving')
         self.model = model
-        self.detect = serving_function(model.detect_graph, model.config.scene_shape)
-        self.elbo = serving_function(model.elbo_graph, model.config.scene_shape)
+        shape = model.config.scene_shape
+        self.detect = serving_function(model.detect_graph, shape, model.label)
+        self.elbo = serving_function(model.elbo_graph, shape, model.label)
 
 
 def export_saved_model(model, export_dir):

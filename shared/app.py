@@ -6,46 +6,73 @@ import shutil
 import signal
 import sys
 import tempfile
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+import air_tf
+import supair_tf
 from datasets import DatasetError, digit_pool, load_dataset
 from datasets.core import NPZ_PREFIX
 from datasets.scenes import CANVAS
-from supair_tf.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
-from supair_tf.config import NPZ_DEFAULT, PRESETS
-from supair_tf.export import export_saved_model
-from supair_tf.flags import read_run_spec
-from supair_tf.model import Supair
-from supair_tf.pictures import sample_sheet
-from supair_tf.run_folder import RunFolder, RunFolderError, flat_settings, replace_export
-from supair_tf.runtime import configure
-from supair_tf.training import Trainer
-from supair_tf.training_state import CheckpointError
+from shared.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
+from shared.export import export_saved_model
+from shared.flags import read_run_spec
+from shared.run_folder import RunFolder, RunFolderError, flat_settings, replace_export
+from shared.runtime import configure
+from shared.training import Trainer
+from shared.training_state import CheckpointError
 
 
 class UsageError(Exception):
     """A problem with the command line or the run directory; one line says what to do."""
 
 
+class ModelKind(NamedTuple):
+    """What run.py needs to make one kind of model: its presets, and the class."""
+
+    presets: dict        # data set -> config (the paper's settings)
+    npz_default: object  # the config of a user's own scenes
+    build: type          # build(config, seed=, jit_compile=) -> a model (shared.interface)
+    own_flags: tuple     # flags that set this kind's config and no other's
+
+
+MODELS = {
+    'supair': ModelKind(supair_tf.PRESETS, supair_tf.config.NPZ_DEFAULT, supair_tf.Supair,
+                        ('background_model', 'structure', 'lstm_units', 'overlap_rate',
+                         'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed')),
+    'air': ModelKind(air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, ()),
+}
+
+
 # Choices whose default depends on the run: a run folder's stored value, else these.
 INHERITED = ('structure_seed', 'data_order')
 
 
-def config_from_spec(spec, scene_shape, stored=None):
-    """The data set's paper preset (an .npz: the paper's defaults) with the spec's overrides
-    applied to it, for scenes of ``scene_shape`` (H, W, C). ``structure_seed`` defaults
-    to ``--seed``; with ``stored`` (the settings of the run folder being resumed) the unset
+def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):
+    """The data set's paper preset for ``--model`` (an .npz: the paper's defaults) with the
+    spec's overrides applied to it, for scenes of ``scene_shape`` (H, W, C) (and AIR, whose
+    loss scales by it: ``train_scenes``). SuPAIR's ``structure_seed`` defaults to
+    ``--seed``; with ``stored`` (the settings of the run folder being resumed) the unset
     flags of INHERITED keep the run's own values, so an older folder resumes as it was."""
+    kind = MODELS[spec.model]
     height, width, channels = scene_shape
-    overrides = {'scene_height': height, 'scene_width': width, 'channels': channels,
-                 'structure_seed': spec.seed}
-    if stored is not None:
-        recorded = flat_settings(stored)
-        overrides.update({k: recorded[k] for k in INHERITED})
+    overrides = {'scene_height': height, 'scene_width': width, 'channels': channels}
+    if spec.model == 'supair':
+        overrides['structure_seed'] = spec.seed
+        if stored is not None:
+            recorded = flat_settings(stored)
+            overrides.update({k: recorded[k] for k in INHERITED if k in recorded})
+    elif train_scenes is not None:
+        overrides['train_scenes'] = train_scenes
     for name, value in spec.overrides.items():
+        other = next((m for m, k in MODELS.items() if m != spec.model and name in k.own_flags),
+                     None)
+        if other:
+            raise UsageError(f'--{name} is a setting of --model={other}, not of '
+                             f'--model={spec.model}')
         if name.endswith('var_range'):
             try:
                 value = tuple(float(v) for v in value)
@@ -55,7 +82,7 @@ def config_from_spec(spec, scene_shape, stored=None):
                 raise UsageError(f'--{name} takes two numbers, min,max; got {value}')
         overrides[name] = value
     try:
-        return PRESETS.get(spec.dataset, NPZ_DEFAULT).replace(**overrides).validate()
+        return kind.presets.get(spec.dataset, kind.npz_default).replace(**overrides).validate()
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -68,7 +95,9 @@ def dataset_label(spec):
 
 
 def default_run_dir(spec, config):
-    """runs/DATASET[_nobg][_pd]_seedSEED."""
+    """runs/DATASET[_nobg][_pd]_seedSEED (SuPAIR), runs/air_DATASET_seedSEED (AIR)."""
+    if spec.model == 'air':
+        return os.path.join('runs', f'air_{dataset_label(spec)}_seed{spec.seed}')
     name = dataset_label(spec) + ('' if config.background_model else '_nobg')
     name += '_pd' if config.structure == 'poon_domingos' else ''
     return os.path.join('runs', f'{name}_seed{spec.seed}')
@@ -76,7 +105,8 @@ def default_run_dir(spec, config):
 
 def run_settings(spec, config):
     """Everything that shapes what a run learns, as recorded in its settings.json."""
-    return {'config': {k: list(v) if isinstance(v, tuple) else v
+    return {'model': spec.model,
+            'config': {k: list(v) if isinstance(v, tuple) else v
                        for k, v in vars(config).items()},
             'seed': spec.seed, 'data_seed': spec.data_seed, 'dataset': spec.dataset,
             'max_objects': spec.max_objects, 'steps_per_epoch': spec.steps_per_epoch,
@@ -216,7 +246,8 @@ def load_data(spec, run_dir):
                                seed=spec.data_seed, download=spec.download,
                                max_objects=spec.max_objects, scene_size=spec.scene_size,
                                sizes=scene_counts(spec))
-    config = config_from_spec(spec, train.images.shape[1:], stored_settings(run_dir))
+    config = config_from_spec(spec, train.images.shape[1:], stored_settings(run_dir),
+                              train_scenes=len(train))
     if config.batch_size > len(train):
         raise UsageError(f'--batch_size={config.batch_size} exceeds the {len(train)} training '
                          'scenes')
@@ -245,7 +276,7 @@ def start_strategy(spec, task, config):
 def build_trainer(spec, config, train, test, run_dir, strategy, chief, settings):
     """The model (its parameter counts printed, as Table 1) and its trainer."""
     with strategy.scope():
-        model = Supair(config, seed=spec.seed, jit_compile=spec.jit_compile)
+        model = MODELS[spec.model].build(config, seed=spec.seed, jit_compile=spec.jit_compile)
     if chief:
         print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in
                                          model.parameter_counts().items()), flush=True)
@@ -259,14 +290,14 @@ def build_trainer(spec, config, train, test, run_dir, strategy, chief, settings)
 
 
 def sample(spec, trainer, run_dir):
-    """32 scenes drawn from the model (and the same with leaf means), as PNGs."""
+    """32 scenes drawn from the model (SuPAIR: and the same with leaf means), as PNGs."""
     folder = os.path.join(run_dir, 'pictures')
     os.makedirs(folder, exist_ok=True)
-    for name, means in (('samples', False), ('samples_leaf_means', True)):
-        sample_sheet(trainer.model, n=32, seed=spec.seed, leaf_means=means).save(
-            os.path.join(folder, f'{name}.png'))
-    print(f'32 scenes sampled from step {int(trainer.step.numpy())}: '
-          f'{folder}/samples.png (leaf means: samples_leaf_means.png)')
+    pictures = trainer.model.sample_pictures(32, seed=spec.seed)
+    for name, image in pictures.items():
+        image.save(os.path.join(folder, f'{name}.png'))
+    print(f'32 scenes sampled from step {int(trainer.step.numpy())}: ' + ', '.join(
+        f'{folder}/{name}.png' for name in pictures))
 
 
 def report(trainer, result, export_dir=None):
@@ -329,6 +360,8 @@ def print_result(result, step):
     print(f'step {step}: test count accuracy {result.test_count_acc:.4f}, '
           f'IoU {result.test_iou:.3f}, ELBO {result.elbo:.1f}; counts (rows: true '
           f'0-{confusion.shape[0] - 1}, columns: {found}):\n{confusion}')
+    for name, value in result.extra.items():
+        print(f'step {step}: {name} {value:.4f}')
 
 
 def stop_like_ctrl_c():

@@ -11,7 +11,7 @@ import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from supair_tf import PRESETS, Supair
-from supair_tf.training import make_optimizer, make_train_step
+from shared.training import make_optimizer, make_train_step
 
 config = PRESETS['sprites'].replace(batch_size=8)
 strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])

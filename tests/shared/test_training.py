@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from datasets.core import SceneSet
+from shared.training import FusedAdam, Trainer
+from shared.training_state import CheckpointError
 from supair_tf import PRESETS, Supair
-from supair_tf.training import FusedAdam, Trainer
-from supair_tf.training_state import CheckpointError
 
 
 @pytest.fixture(scope='module')
@@ -54,7 +54,7 @@ def test_a_kill_while_a_checkpoint_is_written_leaves_every_checkpoint_readable(
     the oldest, rewriting the state file), the folder resumes from that checkpoint or the
     one before, and finds nothing unreadable. (TensorFlow alone writes the index in place:
     a kill there left a half checkpoint, and CI once resumed from none.)"""
-    import supair_tf.run_folder as run_folder
+    import shared.run_folder as run_folder
     trainer = make_trainer(scenes, tmp_path)
     for step in (1, 2, 3):
         trainer.step.assign(step)

@@ -25,8 +25,8 @@ import tempfile
 
 import tensorflow as tf
 
+from shared.evaluation import MetricsRow
 from supair_tf.config import SupairConfig
-from supair_tf.evaluation import MetricsRow
 
 
 class RunFolderError(Exception):
@@ -35,7 +35,7 @@ class RunFolderError(Exception):
 
 # What a settings.json written before a setting existed meant by its absence.
 LEGACY_SETTINGS = {'data_order': 'shuffled', 'data_seed': 42, 'max_objects': None,
-                   'steps_per_epoch': None, 'scenes': None}
+                   'steps_per_epoch': None, 'scenes': None, 'model': 'supair'}
 # Recorded since a later version; a settings.json without one did not say, so any value goes.
 UNRECORDED_BEFORE = ('mnist_digits',)
 REQUIRED_SETTINGS = ('config', 'seed', 'dataset')
@@ -47,8 +47,12 @@ PARTIAL = '.partial'  # in checkpoints/: a checkpoint being written
 def flat_settings(settings):
     """``{'config': {...}, 'seed': ...}`` -> one level of keys, missing ones at the values
     older run folders meant by leaving them out."""
-    defaults = {f.name: f.default for f in dataclasses.fields(SupairConfig)}
-    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
+    # Folders from before a config field existed are SuPAIR's (AIR came later and records
+    # every field): a field they lack meant SuPAIR's default.
+    defaults = {}
+    if settings.get('model', 'supair') == 'supair':
+        defaults = {f.name: f.default for f in dataclasses.fields(SupairConfig)}
+        defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
     return {**defaults, **LEGACY_SETTINGS,
             **{k: v for k, v in settings.items() if k != 'config'}, **settings['config']}
 
@@ -58,7 +62,7 @@ def settings_conflict(stored, wanted, ignore=()):
     phrase, or None."""
     old, new = flat_settings(stored), flat_settings(wanted)
     unsaid = [k for k in UNRECORDED_BEFORE if k not in stored]
-    for key, value in new.items():
+    for key, value in sorted(new.items(), key=lambda item: item[0] != 'model'):  # model first
         if key not in ('epochs', *ignore, *unsaid) and old.get(key) != value:
             return f'{key} {old.get(key)!r} there, {value!r} now'
     return None

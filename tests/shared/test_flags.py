@@ -4,8 +4,8 @@ import copy
 
 from absl import flags
 
-from supair_tf.app import config_from_spec
-from supair_tf.flags import OVERRIDES, read_run_spec
+from shared.app import config_from_spec
+from shared.flags import OVERRIDES, read_run_spec
 
 
 def parsed(*argv):

@@ -7,6 +7,9 @@ from absl import flags
 from datasets import DATASETS
 from datasets.core import NPZ_PREFIX
 
+flags.DEFINE_enum('model', 'supair', ['supair', 'air'], 'supair: SuPAIR (the paper\'s model); '
+                  'air: AIR (Eslami et al. 2016) as the paper ran it, Pyro\'s example with its '
+                  'recommended settings')
 flags.DEFINE_string('dataset', 'sprites', f'data set: {", ".join(DATASETS)}, or npz:PATH for '
                     'your own scenes (images [N, H, W, C], optional counts and boxes; README)')
 flags.register_validator('dataset', lambda name: name in DATASETS or name.startswith(NPZ_PREFIX),
@@ -98,6 +101,7 @@ class RunSpec:
     below the entry point takes this, never the flags. ``overrides``: the preset fields
     (OVERRIDES) the command line sets; ``flags_text``: all flags, for the run folder."""
     mode: str
+    model: str
     dataset: str
     seed: int
     data_seed: int

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from supair_tf.run_folder import RunFolder
+from shared.run_folder import RunFolder
 
 TRAIN_ELBO_WINDOW = 20  # train_elbo in metrics.csv: mean over this many last batches
 # Present in checkpoints of an older layout, which kept Adam under the model.
@@ -27,17 +27,23 @@ class TrainingState:
     ``scratch`` (the workers of a multi-worker run other than the chief).
     """
 
-    def __init__(self, model, optimizer, folder, settings=None, scratch=None):
-        self.model, self.optimizer, self.folder = model, optimizer, folder
+    def __init__(self, model, optimizers, folder, settings=None, scratch=None):
+        optimizers = optimizers if isinstance(optimizers, (list, tuple)) else [optimizers]
+        self.model, self.optimizer, self.folder = model, optimizers[0], folder
+        # A model with several parameter groups (AIR's baselines) has an Adam for each; the
+        # first is 'optimizer', as in every checkpoint of a one-group model (SuPAIR).
+        optimizer = self.optimizer
+        more = {f'optimizer_{name}': o for (name, _, _), o in
+                zip(model.parameter_groups()[1:], optimizers[1:], strict=True)}
         self.recent_elbos = collections.deque(maxlen=TRAIN_ELBO_WINDOW)
         self.window = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.nan), trainable=False)
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         self.settings = tf.Variable(json.dumps(settings or {}), dtype=tf.string,
                                     trainable=False)
         # What a checkpoint must hold, and all it holds (the window and settings are newer).
-        self.required = tf.train.Checkpoint(model=model, optimizer=optimizer,
+        self.required = tf.train.Checkpoint(model=model, optimizer=optimizer, **more,
                                             train_seconds=self.train_seconds)
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **more,
                                               train_seconds=self.train_seconds,
                                               recent_train_elbos=self.window,
                                               settings=self.settings)

@@ -1,7 +1,8 @@
 """The training loop: Adam on the negative ELBO, with evaluation, logs and checkpoints.
 
-The model (supair_tf.model) gives the loss and its gradients; the trainer owns the
-optimiser, whose ``iterations`` is the one step counter: it numbers the checkpoints and
+The model (any that keeps the interface of shared.interface: SuPAIR, AIR) gives the
+loss and its gradients; the trainer owns the optimisers (one Adam per parameter group of
+the model), whose first one's ``iterations`` is the one step counter: it numbers the checkpoints and
 the metrics rows and seeds each step's z_where noise. Resuming is exact: the optimiser
 (with that counter), the train-ELBO window and the accumulated training seconds live in
 the checkpoint, and each epoch's data order is a function of (seed, epoch) (or the stored
@@ -16,12 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from supair_tf.evaluation import MetricsRow, evaluate
-from supair_tf.pictures import inference_sheet, reconstruction_sheet, sample_sheet
-from supair_tf.run_folder import RunFolder
-from supair_tf.runlog import RunLog
-from supair_tf.schedule import Schedule
-from supair_tf.training_state import TrainingState
+from shared.evaluation import MetricsRow, evaluate
+from shared.run_folder import RunFolder
+from shared.runlog import RunLog
+from shared.schedule import Schedule
+from shared.training_state import TrainingState
 
 
 def _handle(variable):
@@ -55,27 +55,49 @@ class FusedAdam(keras.optimizers.Adam):
             beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
 
 
+def make_optimizers(model, epsilon=1e-8):
+    """One Adam per parameter group of the model, at the group's learning rate, built for
+    its variables (under a tf.distribute strategy, call this in its scope). Epsilon 1e-8 is
+    the default of TF1's AdamOptimizer and of PyTorch's Adam, which the reference codes
+    trained with."""
+    optimizers = []
+    for _, rate, variables in model.parameter_groups():
+        optimizer = FusedAdam(rate, epsilon=epsilon)
+        optimizer.build(variables)
+        optimizers.append(optimizer)
+    return optimizers
+
+
 def make_optimizer(model, epsilon=1e-8):
-    """Adam with the paper's learning rate, built for the model's variables (under a
-    tf.distribute strategy, call this in its scope). Epsilon 1e-8 is TF1's AdamOptimizer
-    default, which the reference code trained with."""
-    optimizer = FusedAdam(model.config.learning_rate, epsilon=epsilon)
-    optimizer.build(model.model_variables)
+    """The Adam of a model with one parameter group (SuPAIR)."""
+    (optimizer,) = make_optimizers(model, epsilon)
     return optimizer
 
 
-def make_train_step(model, optimizer, strategy=None):
-    """``step(images) -> loss``: one Adam step on the negative mean ELBO, on one device or
-    split evenly over the strategy's replicas (the all-reduced gradients then equal one
-    device's on the whole batch). The z_where noise is drawn for step
-    ``optimizer.iterations``, so a resumed run draws what the interrupted one would have."""
+def apply_gradients(model, optimizers, grads):
+    """Each group's share of ``grads`` (in ``model_variables`` order) to its optimiser."""
+    start = 0
+    for optimizer, (_, _, variables) in zip(optimizers, model.parameter_groups(), strict=True):
+        group = grads[start:start + len(variables)]
+        optimizer.apply_gradients(zip(group, variables, strict=True))
+        start += len(variables)
+
+
+def make_train_step(model, optimizers, strategy=None):
+    """``step(images) -> loss``: one Adam step (``optimizers``: one, or one per parameter
+    group) on the model's loss, on one device or split evenly over the strategy's replicas
+    (the all-reduced gradients then equal one device's on the whole batch). The step's
+    noise is drawn for step ``iterations`` of the first optimiser, so a resumed run draws
+    what the interrupted one would have."""
+    optimizers = optimizers if isinstance(optimizers, (list, tuple)) else [optimizers]
+
     def replica_step(images):
         context = tf.distribute.get_replica_context()
         replicas = context.num_replicas_in_sync
-        noise = model.where_noise(tf.shape(images)[0], optimizer.iterations,
-                                  context.replica_id_in_sync_group, replicas)
+        noise = model.step_noise(tf.shape(images)[0], optimizers[0].iterations,
+                                 context.replica_id_in_sync_group, replicas)
         loss, grads = model.loss_and_gradients(images, noise, replicas)
-        optimizer.apply_gradients(zip(grads, model.model_variables, strict=True))
+        apply_gradients(model, optimizers, grads)
         return loss
 
     spec = tf.TensorSpec([None, *model.config.scene_shape], tf.float32)
@@ -103,10 +125,10 @@ def make_train_step(model, optimizer, strategy=None):
 
 
 class Trainer:
-    """Trains a Supair model on a SceneSet: the loop, with evaluations, logs, pictures and
-    checkpoints on a Schedule.
+    """Trains a model (shared.interface) on a SceneSet: the loop, with evaluations, logs,
+    pictures and checkpoints on a Schedule.
 
-    With several workers (supair_tf.cluster) only the chief (``chief=True``) evaluates
+    With several workers (shared.cluster) only the chief (``chief=True``) evaluates
     and writes the run directory; the others save their checkpoints into a temporary
     folder, removed when ``fit`` ends, and all resume from the chief's checkpoints.
     ``settings`` (the run's, as in settings.json) are copied into every checkpoint.
@@ -117,8 +139,9 @@ class Trainer:
                  stop_gain=0.0, stop_epochs=5, frequent_eval_epochs=None, settings=None):
         self.model, self.train, self.test, self.chief = model, train, test, chief
         with (strategy or tf.distribute.get_strategy()).scope():
-            self.optimizer = make_optimizer(model)
-        self.train_step = make_train_step(model, self.optimizer, strategy)
+            self.optimizers = make_optimizers(model)
+        self.optimizer = self.optimizers[0]  # its iterations count the steps
+        self.train_step = make_train_step(model, self.optimizers, strategy)
         self.run_dir, self.seed, self.verbose = run_dir, seed, verbose
         self.batch_size = model.config.batch_size
         full = len(train) // self.batch_size
@@ -131,7 +154,7 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch
         self.checkpoint_seconds = checkpoint_seconds
         self.scratch = None if chief else tempfile.mkdtemp(prefix='supair_worker_checkpoints_')
-        self.state = TrainingState(model, self.optimizer, RunFolder(run_dir), settings,
+        self.state = TrainingState(model, self.optimizers, RunFolder(run_dir), settings,
                                    self.scratch)
         self.step = self.state.step  # the one step counter (see the module's doc)
         self.train_seconds, self.recent_elbos = self.state.train_seconds, self.state.recent_elbos
@@ -231,7 +254,8 @@ class Trainer:
         """Traces and compiles the training step on a real batch without learning from it
         (the variables and the optimiser's state are put back); returns the seconds."""
         began = time.time()
-        variables = self.model.model_variables + list(self.optimizer.variables)
+        variables = self.model.model_variables + [v for optimizer in self.optimizers
+                                                  for v in optimizer.variables]
         saved = [v.numpy() for v in variables]
         self.train_step(self.train.images[:self.batch_size])
         for v, value in zip(variables, saved, strict=True):
@@ -286,9 +310,8 @@ class Trainer:
         return result
 
     def save_pictures(self, tag):
-        """Boxes and reconstructions of the first 16 test scenes and 16 scenes sampled from
-        the model, as PNGs."""
-        folder, scenes = self.state.folder, self.test.images[:16]
-        folder.save_picture(f'boxes_{tag}', inference_sheet(self.model, scenes))
-        folder.save_picture(f'recon_{tag}', reconstruction_sheet(self.model, scenes))
-        folder.save_picture(f'samples_{tag}', sample_sheet(self.model, seed=self.seed))
+        """The model's pictures (boxes and reconstructions of the first 16 test scenes, 16
+        scenes sampled from the model), as PNGs."""
+        pictures = self.model.pictures(self.test.images[:16], seed=self.seed)
+        for name, image in pictures.items():
+            self.state.folder.save_picture(f'{name}_{tag}', image)

@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 from datasets.core import SceneSet
+from shared.run_folder import RunFolder, RunFolderError, export_step, replace_export
+from shared.training import Trainer
 from supair_tf import PRESETS, Supair
-from supair_tf.run_folder import RunFolder, RunFolderError, export_step, replace_export
-from supair_tf.training import Trainer
 
 SETTINGS = {'config': {'learning_rate': 0.001}, 'seed': 0, 'dataset': 'sprites'}
 

@@ -1,0 +1,410 @@
+"""AIR, Attend-Infer-Repeat (Eslami et al., NIPS 2016), as the SuPAIR paper ran it: Pyro's
+``examples/air`` with its authors' recommended settings (air_tf.config).
+
+The generative model (Eslami et al. section 2): up to ``steps`` objects; z_pres from a
+truncated geometric prior over the count, z_where = (s, x, y) and z_what Gaussian; each
+object's window decoded by an MLP and added onto a black canvas (no occlusion); pixels
+Normal(canvas, 0.3). The guide (section 2.1, Fig. 2): an LSTM reads the image and the
+previous step's latents and proposes each step's z_pres and z_where; an encoder reads the
+window z_where cuts out and proposes z_what. Learning (section 3 and appendix): the
+reparameterised ELBO for z_where and z_what, and for the discrete z_pres the score
+function with a learned baseline (NVIL, Mnih & Gregor 2014) whose own LSTM regresses the
+downstream cost, as Pyro's TraceGraph_ELBO computes it.
+
+One step's state is a named tuple (``GuideState``), each step one call (``guide_step``).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from air_tf.networks import MLP, LSTMCell
+from air_tf.pictures import sample_pictures, training_pictures
+from air_tf.transformer import image_to_window, window_boxes, window_to_image
+from shared.interface import Detection
+
+FLOAT_EPS = float(np.finfo(np.float32).eps)  # PyTorch clamps Bernoulli probabilities by it
+HALF_LOG_TWO_PI = 0.5 * float(np.log(2.0 * np.pi))
+
+
+def count_prior_trials(k, steps):
+    """Pyro's ``make_prior``, for any number of steps: the per-step probabilities ``p_t``
+    of going on, such that the count N of the chain has ``P(N = n)`` proportional to
+    ``k ** n`` for ``n = 0 .. steps``: ``p_t = P(N > t) / P(N >= t)``."""
+    weights = k ** np.arange(steps + 1, dtype=np.float64)
+    tail = np.cumsum(weights[::-1])[::-1]          # P(N >= t), unnormalised
+    return tail[1:] / tail[:-1]
+
+
+def count_prior(k, steps):
+    """``P(N = n)``, n = 0 .. steps, of the chain of ``count_prior_trials``."""
+    trials = count_prior_trials(k, steps)
+    going = np.concatenate([[1.0], np.cumprod(trials)])   # P(N >= n)
+    return going * np.append(1.0 - trials, 1.0)
+
+
+def bernoulli_log_prob(prob, value):
+    """log Bernoulli(value; prob), with prob clamped to [eps, 1 - eps] as PyTorch does."""
+    prob = tf.clip_by_value(prob, FLOAT_EPS, 1.0 - FLOAT_EPS)
+    logits = tf.math.log(prob) - tf.math.log1p(-prob)
+    return value * logits - tf.nn.softplus(logits)
+
+
+def normal_log_prob(value, loc, scale):
+    """log N(value; loc, scale), summed over the last axis."""
+    z = (value - loc) / scale
+    return tf.reduce_sum(-0.5 * z * z - tf.math.log(scale) - HALF_LOG_TWO_PI, axis=-1)
+
+
+class GuideState(NamedTuple):
+    """What one step of the guide hands to the next (``b`` scenes)."""
+
+    h: tf.Tensor        # [b, units] guide LSTM
+    c: tf.Tensor
+    bl_h: tf.Tensor     # [b, units] baseline LSTM
+    bl_c: tf.Tensor
+    z_pres: tf.Tensor   # [b] 0 or 1
+    z_where: tf.Tensor  # [b, 3] (s, x, y)
+    z_what: tf.Tensor   # [b, z_what_size]
+
+
+class GuideStep(NamedTuple):
+    """One step's sample and its guide terms (log q unmasked: the ELBO masks them)."""
+
+    state: GuideState
+    pres_prob: tf.Tensor    # [b] q's probability of z_pres = 1 (0 once a step said stop)
+    log_q_pres: tf.Tensor   # [b]
+    log_q_where: tf.Tensor  # [b]
+    log_q_what: tf.Tensor   # [b]
+    baseline: tf.Tensor     # [b] the baseline net's estimate of the downstream cost
+
+
+class ElboTerms(NamedTuple):
+    """Per-scene and per-step log-densities of one guide sample, ``[b, steps]`` or ``[b]``."""
+
+    site_costs: tf.Tensor   # [b, k] log p - log q of each step's z_pres, z_where, z_what
+    log_lik: tf.Tensor      # [b] log p(x | z)
+    log_q_pres: tf.Tensor   # [b, k]
+    baseline: tf.Tensor     # [b, k]
+    log_p: tf.Tensor        # [b] log p(x, z)
+    log_q: tf.Tensor        # [b] log q(z | x)
+    canvas: tf.Tensor       # [b, H, W] the model's mean image
+
+
+class Air(tf.Module):
+    """AIR's model, guide and baselines: the ELBO, the surrogate whose gradients it learns
+    from, detection and pictures (the interface of shared.interface)."""
+
+    label = 'AIR'  # its name in messages
+
+    def __init__(self, config, seed=0, jit_compile=True, name='air'):
+        """``seed`` draws the initial parameters (PyTorch's distributions, air_tf.networks)
+        and the noise of every training step; ``jit_compile`` compiles the loss and its
+        gradients with XLA."""
+        super().__init__(name=name)
+        self.config = c = config.validate()
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        pixels = c.scene_height * c.scene_width
+        window = c.window_size * c.window_size
+        rnn_inputs = pixels + 3 + c.z_what_size + 1
+        units = c.rnn_hidden_size
+        self.rnn = LSTMCell(rnn_inputs, units, rng, name='rnn')
+        self.encode = MLP(window, [*c.encoder_hidden, 2 * c.z_what_size], rng, name='encode')
+        self.decode = MLP(c.z_what_size, [*c.decoder_hidden, window], rng, name='decode')
+        self.predict = MLP(units, [*c.predict_hidden, 7], rng, name='predict')
+        self.bl_rnn = LSTMCell(rnn_inputs, units, rng, name='bl_rnn')
+        self.bl_predict = MLP(units, [*c.baseline_hidden, 1], rng, name='bl_predict')
+        zeros = lambda n, name: tf.Variable(tf.zeros([1, n]), name=name)  # noqa: E731
+        self.h_init, self.c_init = zeros(units, 'h_init'), zeros(units, 'c_init')
+        self.bl_h_init, self.bl_c_init = zeros(units, 'bl_h_init'), zeros(units, 'bl_c_init')
+        self.z_where_init = zeros(3, 'z_where_init')
+        self.z_what_init = zeros(c.z_what_size, 'z_what_init')
+        self.where_prior_loc = tf.constant(
+            [c.scale_prior_mean, c.pos_prior_mean, c.pos_prior_mean], tf.float32)
+        self.where_prior_sd = tf.constant(
+            [c.scale_prior_sd, c.pos_prior_sd, c.pos_prior_sd], tf.float32)
+        self.prior_trials = tf.constant(count_prior_trials(c.z_pres_prior, c.steps), tf.float32)
+        spec = tf.TensorSpec([None, *c.scene_shape], tf.float32)
+        self.loss_and_gradients = tf.function(self.loss_and_gradients_graph,
+                                              jit_compile=jit_compile)
+        self._detect = tf.function(self.detect_graph, input_signature=[spec])
+        self._elbo = tf.function(self.elbo_graph, input_signature=[spec],
+                                 jit_compile=jit_compile)
+        self._counts = tf.function(self.sampled_counts_graph, input_signature=[spec])
+
+    # ---- parameters ---------------------------------------------------------------------
+    def _parts(self):
+        return {'rnn': [self.rnn], 'encode': [self.encode], 'decode': [self.decode],
+                'predict': [self.predict], 'bl_rnn': [self.bl_rnn],
+                'bl_predict': [self.bl_predict],
+                'initial_states': [self.h_init, self.c_init, self.z_where_init,
+                                   self.z_what_init, self.bl_h_init, self.bl_c_init]}
+
+    def _variables(self, *names):
+        parts = self._parts()
+        out = []
+        for name in names:
+            for part in parts[name]:
+                # A module lists its variables in a fixed order (by attribute, then index).
+                out.extend([part] if isinstance(part, tf.Variable) else part.trainable_variables)
+        return out
+
+    def parameter_groups(self):
+        """Pyro's per-parameter learning rates: ``bl_*`` (the baselines) at
+        ``baseline_learning_rate``, the rest at ``learning_rate``."""
+        c = self.config
+        model = (self._variables('rnn', 'encode', 'decode', 'predict')
+                 + [self.h_init, self.c_init, self.z_where_init, self.z_what_init])
+        baselines = self._variables('bl_rnn', 'bl_predict') + [self.bl_h_init, self.bl_c_init]
+        return [('model', c.learning_rate, model),
+                ('baselines', c.baseline_learning_rate, baselines)]
+
+    @property
+    def model_variables(self):
+        """Every trained variable: the model group, then the baselines."""
+        return [v for _, _, group in self.parameter_groups() for v in group]
+
+    def parameter_counts(self):
+        """Parameters per part. The paper's Table 1 groups are ``inference_lstm`` (the
+        guide's LSTM, 2,879,488), ``object_model`` (encoder and decoder, 344,884) and
+        ``baselines`` (its LSTM and head: 2,879,745 with the 256-to-1 head the table
+        counts, more with the recommended 200-unit hidden layer); the predict MLP and the
+        learned initial states are in none of them."""
+        count = lambda *names: int(sum(np.prod(v.shape)  # noqa: E731
+                                       for v in self._variables(*names)))
+        counts = {'inference_lstm': count('rnn'), 'object_model': count('encode', 'decode'),
+                  'baselines': count('bl_rnn', 'bl_predict'), 'predict': count('predict'),
+                  'initial_states': count('initial_states')}
+        counts['total'] = sum(counts.values())
+        return counts
+
+    # ---- noise ----------------------------------------------------------------------------
+    def step_noise(self, batch, step, replica=0, replicas=1):
+        """The guide's randomness for training step ``step``: uniforms ``[batch, k]`` for
+        z_pres and standard normals ``[batch, k, 3 + z_what_size]`` for z_where and z_what;
+        a function of (seed, step) only, drawn for the global batch and sliced per replica."""
+        c = self.config
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
+        seeds = tf.random.experimental.stateless_split(seed, 2)
+        total = batch * replicas
+        uniform = tf.random.stateless_uniform([total, c.steps], seeds[0], alg='philox')
+        normal = tf.random.stateless_normal([total, c.steps, 3 + c.z_what_size], seeds[1],
+                                            alg='philox')
+        part = slice(replica * batch, (replica + 1) * batch)
+        return uniform[part], normal[part]
+
+    # ---- the guide ------------------------------------------------------------------------
+    def initial_state(self, b):
+        """The learned initial state of ``b`` scenes; z_pres starts at 1."""
+        expand = lambda v: tf.tile(v, [b, 1])  # noqa: E731
+        return GuideState(expand(self.h_init), expand(self.c_init), expand(self.bl_h_init),
+                          expand(self.bl_c_init), tf.ones([b]), expand(self.z_where_init),
+                          expand(self.z_what_init))
+
+    def guide_step(self, t, prev, images, image_input, noise):
+        """Step ``t``: the LSTMs read the image (``image_input``: its projections, once per
+        scene) and the previous latents; z_pres, z_where and z_what are sampled with
+        ``noise = (uniform [b, k], normal [b, k, 3 + Z])``, or (``noise`` None) set
+        greedily: z_pres = [q(z_pres) >= 0.5], z_where and z_what the means of q."""
+        c = self.config
+        pixels = c.scene_height * c.scene_width
+        latents = tf.concat([prev.z_where, prev.z_what, prev.z_pres[:, None]], axis=-1)
+        h, cell = self.rnn.step(image_input[0] + self.rnn.input_projection(latents, pixels),
+                                prev.h, prev.c)
+        out = self.predict(h)
+        pres_prob = tf.sigmoid(out[:, 0]) * prev.z_pres
+        where_mean = out[:, 1:4] + self.where_prior_loc
+        where_sd = tf.nn.softplus(out[:, 4:7]) * self.where_prior_sd
+        # The baseline reads the same, its latents cut off from the guide's gradients.
+        bl_latents = tf.stop_gradient(latents)
+        bl_h, bl_c = self.bl_rnn.step(
+            image_input[1] + self.bl_rnn.input_projection(bl_latents, pixels),
+            prev.bl_h, prev.bl_c)
+        baseline = self.bl_predict(bl_h)[:, 0] * prev.z_pres
+        if noise is None:
+            z_pres = tf.cast(pres_prob >= 0.5, tf.float32)
+            z_where = where_mean
+        else:
+            z_pres = tf.cast(noise[0][:, t] < pres_prob, tf.float32)
+            z_where = where_mean + where_sd * noise[1][:, t, :3]
+        window = image_to_window(images, z_where, c.window_size)
+        encoded = self.encode(tf.reshape(window, [-1, c.window_size * c.window_size]))
+        what_mean = encoded[:, :c.z_what_size]
+        what_sd = tf.nn.softplus(encoded[:, c.z_what_size:])
+        z_what = what_mean if noise is None else what_mean + what_sd * noise[1][:, t, 3:]
+        state = GuideState(h, cell, bl_h, bl_c, z_pres, z_where, z_what)
+        return GuideStep(state, pres_prob, bernoulli_log_prob(pres_prob, z_pres),
+                         normal_log_prob(z_where, where_mean, where_sd),
+                         normal_log_prob(z_what, what_mean, what_sd), baseline)
+
+    def guide(self, images, noise=None):
+        """The guide's steps on ``images [b, H, W, 1]`` (sampled with ``noise``, else
+        greedy)."""
+        c = self.config
+        flat = tf.reshape(images, [-1, c.scene_height * c.scene_width])
+        image_input = (self.rnn.input_projection(flat), self.bl_rnn.input_projection(flat))
+        state, steps = self.initial_state(tf.shape(images)[0]), []
+        for t in range(c.steps):
+            step = self.guide_step(t, state, images, image_input, noise)
+            steps.append(step)
+            state = step.state
+        return steps
+
+    # ---- the generative model -------------------------------------------------------------
+    def decode_windows(self, z_what):
+        """Decoded windows ``[b, A, A]`` of codes ``z_what [b, Z]``."""
+        c = self.config
+        pixels = tf.sigmoid(self.decode(z_what) + c.decoder_output_bias)
+        return tf.reshape(pixels, [-1, c.window_size, c.window_size])
+
+    def render(self, z_pres, z_where, z_what):
+        """The model's mean image ``[b, H, W]``: each present object's decoded window, placed
+        by z_where, added onto a black canvas (lists over the steps)."""
+        c = self.config
+        canvas = 0.0
+        for pres, where, what in zip(z_pres, z_where, z_what, strict=True):
+            placed = window_to_image(self.decode_windows(what), where, c.scene_height,
+                                     c.scene_width)
+            canvas = canvas + placed * pres[:, None, None]
+        return canvas
+
+    def elbo_terms(self, images, steps):
+        """log p and log q of the guide's ``steps`` on ``images``, as ElboTerms."""
+        c = self.config
+        prev_pres, site_costs, log_p, log_q = tf.ones_like(steps[0].pres_prob), [], 0.0, 0.0
+        for t, step in enumerate(steps):
+            s = step.state
+            present = s.z_pres > 0.0
+            lp_pres = bernoulli_log_prob(self.prior_trials[t] * prev_pres, s.z_pres)
+            lp_rest = (normal_log_prob(s.z_where, self.where_prior_loc, self.where_prior_sd)
+                       + normal_log_prob(s.z_what, 0.0, 1.0))
+            lq_rest = step.log_q_where + step.log_q_what
+            lp_rest = tf.where(present, lp_rest, 0.0)   # absent objects have no z_where, z_what
+            lq_rest = tf.where(present, lq_rest, 0.0)
+            site_costs.append(lp_pres - step.log_q_pres + lp_rest - lq_rest)
+            log_p += lp_pres + lp_rest
+            log_q += step.log_q_pres + lq_rest
+            prev_pres = s.z_pres
+        canvas = self.render([s.state.z_pres for s in steps], [s.state.z_where for s in steps],
+                             [s.state.z_what for s in steps])
+        b = tf.shape(images)[0]
+        log_lik = normal_log_prob(tf.reshape(images, [b, -1]), tf.reshape(canvas, [b, -1]),
+                                  c.likelihood_sd)
+        return ElboTerms(tf.stack(site_costs, 1), log_lik,
+                         tf.stack([s.log_q_pres for s in steps], 1),
+                         tf.stack([s.baseline for s in steps], 1), log_p + log_lik, log_q,
+                         canvas)
+
+    def elbo_graph(self, images, noise=None):
+        """Per-scene ELBO ``[b]``: log p(x, z) - log q(z | x) at one guide sample (``noise``
+        default: drawn for step -1)."""
+        if noise is None:
+            noise = self.step_noise(tf.shape(images)[0], -1)
+        terms = self.elbo_terms(images, self.guide(images, noise))
+        return terms.log_p - terms.log_q
+
+    def elbo(self, images):
+        """Per-scene ELBO ``[b]`` at one guide sample."""
+        return self._elbo(tf.convert_to_tensor(images, tf.float32))
+
+    # ---- learning -------------------------------------------------------------------------
+    def surrogate(self, terms):
+        """Pyro's TraceGraph_ELBO surrogate loss (and its baselines' loss) of one sample.
+
+        Every log-density carries the data plate's scale ``S = train_scenes / batch``.
+        z_pres of step t is scored by its downstream cost, the sum of the costs of every
+        site that depends on it (steps t and later, and the likelihood), less the
+        baseline; the baseline regresses that cost by squared error. As in Pyro, the cost
+        is scaled and the score ``log q(z_pres_t)`` is not (ScoreParts.scale_and_mask
+        scales the log-density and the entropy term only).
+        """
+        scale = self.config.data_scale
+        site_costs = terms.site_costs
+        downstream = tf.cumsum(site_costs, axis=1, reverse=True) + terms.log_lik[:, None]
+        downstream = tf.stop_gradient(scale * downstream)
+        # The reparameterised part: log p of every site and log q of z_where and z_what
+        # (log q of z_pres enters only through the score, as its entropy term is zero).
+        reparameterised = scale * (terms.log_p - (terms.log_q
+                                                  - tf.reduce_sum(terms.log_q_pres, 1)))
+        score = terms.log_q_pres * tf.stop_gradient(downstream - terms.baseline)
+        baseline_loss = tf.reduce_sum(tf.square(downstream - terms.baseline))
+        return -(tf.reduce_sum(reparameterised) + tf.reduce_sum(score)) + baseline_loss
+
+    def loss_and_gradients_graph(self, images, noise, replicas=1):
+        """This replica's share of the negative mean ELBO, and the gradients of the
+        surrogate (Pyro's: a sum over the scenes, so replicas' gradients add up to one
+        device's on the whole batch)."""
+        with tf.GradientTape() as tape:
+            terms = self.elbo_terms(images, self.guide(images, noise))
+            surrogate = self.surrogate(terms)
+        elbo = terms.log_p - terms.log_q
+        loss = -tf.reduce_sum(elbo) / tf.cast(tf.shape(images)[0] * replicas, tf.float32)
+        grads = tape.gradient(surrogate, self.model_variables,
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return loss, [tf.convert_to_tensor(g) for g in grads]
+
+    # ---- inference ------------------------------------------------------------------------
+    def detect_graph(self, images):
+        """The greedy guide pass (z_pres >= 0.5, means of q) as the serving dict; z_where
+        is AIR's ``(s, x, y)``."""
+        steps = self.guide(images)
+        z_pres = tf.stack([s.pres_prob for s in steps], 1)
+        z_where = tf.stack([s.state.z_where for s in steps], 1)
+        c = self.config
+        return {'z_pres': z_pres, 'z_where': z_where,
+                'count': tf.reduce_sum(tf.cast(z_pres >= 0.5, tf.int32), axis=1),
+                'boxes': window_boxes(z_where, c.scene_height, c.scene_width)}
+
+    def detect(self, images):
+        """The Detection of images ``[b, H, W, 1]``, greedy."""
+        return Detection(**self._detect(tf.convert_to_tensor(images, tf.float32)))
+
+    def sampled_counts_graph(self, images):
+        """Counts of one sampled guide pass (Pyro's way of counting), noise of step -2."""
+        steps = self.guide(images, self.step_noise(tf.shape(images)[0], -2))
+        return tf.cast(tf.add_n([s.state.z_pres for s in steps]), tf.int32)
+
+    def extra_metrics(self, scenes):
+        """Pyro's count accuracy: one sampled guide pass per scene (the tutorial measures it
+        on the training scenes; here on the scenes given)."""
+        if scenes.counts is None:
+            return {}
+        counts = np.concatenate([self._counts(scenes.images[s:s + 2500]).numpy()
+                                 for s in range(0, len(scenes), 2500)])
+        return {'sampled_count_acc': float(np.mean(counts == scenes.counts))}
+
+    def reconstruct(self, images):
+        """The greedy pass's boxes, presence and mean images, as numpy arrays."""
+        steps = self.guide(tf.convert_to_tensor(images, tf.float32))
+        canvas = self.render([s.state.z_pres for s in steps], [s.state.z_where for s in steps],
+                             [s.state.z_what for s in steps])
+        z_where = tf.stack([s.state.z_where for s in steps], 1)
+        c = self.config
+        return (window_boxes(z_where, c.scene_height, c.scene_width).numpy(),
+                tf.stack([s.state.z_pres for s in steps], 1).numpy() > 0,
+                np.clip(canvas.numpy(), 0.0, 1.0)[..., None])
+
+    def sample_scenes(self, n, seed=0):
+        """``n`` scenes from the prior: ``(images [n, H, W, 1], boxes, present)``."""
+        c = self.config
+        rng = np.random.default_rng(seed)
+        going = rng.uniform(size=[n, c.steps]) < self.prior_trials.numpy()
+        present = np.cumprod(going, axis=1).astype(np.float32)
+        z_where = (self.where_prior_loc.numpy()
+                   + self.where_prior_sd.numpy() * rng.normal(size=[n, c.steps, 3]))
+        z_where = z_where.astype(np.float32)
+        z_what = rng.normal(size=[n, c.steps, c.z_what_size]).astype(np.float32)
+        canvas = self.render(list(present.T), list(z_where.transpose(1, 0, 2)),
+                             list(z_what.transpose(1, 0, 2)))
+        return (np.clip(canvas.numpy(), 0.0, 1.0)[..., None],
+                window_boxes(z_where, c.scene_height, c.scene_width).numpy(), present > 0)
+
+    def pictures(self, scenes, seed=0):
+        """Boxes, reconstructions and samples from the prior, ``{name: PIL image}``."""
+        return training_pictures(self, scenes, seed)
+
+    def sample_pictures(self, n, seed=0):
+        """``n`` scenes drawn from the model's prior, ``{name: PIL image}``."""
+        return sample_pictures(self, n, seed)
