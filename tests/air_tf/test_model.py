@@ -1,0 +1,143 @@
+"""AIR against mathematics: the count prior, the score-function surrogate against the
+gradient of the expected ELBO by enumeration of z_pres, Table 1's counts, PyTorch's
+initial distributions."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from air_tf import PRESETS, Air, AirConfig
+from air_tf.model import count_prior, count_prior_trials
+
+TINY = AirConfig(scene_height=12, scene_width=12, window_size=6, steps=2, z_what_size=3,
+                 rnn_hidden_size=8, encoder_hidden=(5,), decoder_hidden=(5,),
+                 predict_hidden=(5,), baseline_hidden=(4,), batch_size=2, train_scenes=6,
+                 scale_prior_mean=1.5)
+
+
+@pytest.mark.parametrize('k, steps', [(0.01, 3), (0.5, 3), (0.3, 5), (1.0, 2)])
+def test_the_count_prior_sums_to_one_and_is_a_truncated_geometric(k, steps):
+    prior = count_prior(k, steps)
+    assert prior.shape == (steps + 1,) and abs(prior.sum() - 1.0) < 1e-12
+    np.testing.assert_allclose(prior[1:] / prior[:-1], k, rtol=1e-10)
+    # The chain the model samples: go on at step t with probability p_t.
+    trials = count_prior_trials(k, steps)
+    going = np.concatenate([[1.0], np.cumprod(trials)])
+    np.testing.assert_allclose(going[:-1] - going[1:], prior[:-1], rtol=1e-10)
+
+
+def test_the_paper_prior_puts_almost_all_mass_on_no_object():
+    # --z-pres-prior 0.01: P(N = n) = 0.01^n / (1 + 0.01 + 0.01^2 + 0.01^3)
+    np.testing.assert_allclose(count_prior(0.01, 3), np.array([1, 1e-2, 1e-4, 1e-6]) / 1.010101,
+                               rtol=1e-6)
+
+
+def scenes(n, config, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 1, (n, config.scene_height, config.scene_width, 1))
+    return tf.constant(images * (rng.uniform(size=images.shape) < 0.3), tf.float32)
+
+
+def test_the_surrogate_gradient_in_expectation_over_z_pres_is_the_elbo_gradient():
+    """Enumerate every count (z_pres = 1 for the first n steps): with z_where and z_what
+    noise fixed, sum_n q(n) grad surrogate_loss(n) equals -S grad sum_n q(n) ELBO(n), for
+    every parameter but the baselines' (S: the data plate's scale)."""
+    model = Air(TINY, seed=3, jit_compile=False)
+    images = scenes(2, TINY)
+    eps = tf.random.stateless_normal([2, TINY.steps, 3 + TINY.z_what_size], [1, 2])
+    configs = []
+    for n in range(TINY.steps + 1):  # u = 0 turns a step on (p > 0), u = 1 off
+        u = tf.constant([[0.0] * n + [1.0] * (TINY.steps - n)] * 2)
+        configs.append((u, eps))
+    baselines = {v.ref() for v in model.parameter_groups()[1][2]}
+    expected, weights = None, []
+    with tf.GradientTape() as tape:
+        objective = 0.0
+        for noise in configs:
+            steps = model.guide(images, noise)
+            terms = model.elbo_terms(images, steps)
+            q = tf.exp(tf.reduce_sum(terms.log_q_pres, 1))        # q(n) per scene
+            weights.append(q)
+            objective += tf.reduce_sum(q * (terms.log_p - terms.log_q))
+    exact = tape.gradient(objective, model.model_variables)
+    for noise, q in zip(configs, weights, strict=True):
+        for scene in range(2):  # per scene: its q(n) weighs its own surrogate
+            _, grads = model.loss_and_gradients(images[scene:scene + 1],
+                                                tuple(x[scene:scene + 1] for x in noise))
+            weighted = [float(q[scene]) * g.numpy() for g in grads]
+            expected = weighted if expected is None else [
+                a + b for a, b in zip(expected, weighted, strict=True)]
+    # q sums to one over the counts, per scene
+    np.testing.assert_allclose(tf.add_n(weights).numpy(), 1.0, rtol=1e-5)
+    compared = 0
+    for variable, mine, truth in zip(model.model_variables, expected, exact, strict=True):
+        if variable.ref() in baselines:
+            continue
+        truth = -TINY.data_scale * truth.numpy()
+        assert np.linalg.norm(mine - truth) <= 2e-4 * np.linalg.norm(truth) + 1e-6, variable.name
+        compared += 1
+    assert compared == len(model.parameter_groups()[0][2])
+
+
+def test_the_baselines_regress_the_downstream_cost():
+    """The baselines' gradient is that of sum (S cost_t - b_t)^2 and nothing else."""
+    model = Air(TINY, seed=1, jit_compile=False)
+    images = scenes(2, TINY, seed=4)
+    noise = model.step_noise(2, 7)
+    _, grads = model.loss_and_gradients(images, noise)
+    group = model.parameter_groups()[1][2]
+    with tf.GradientTape() as tape:
+        terms = model.elbo_terms(images, model.guide(images, noise))
+        cost = TINY.data_scale * (tf.cumsum(terms.site_costs, 1, reverse=True)
+                                  + terms.log_lik[:, None])
+        loss = tf.reduce_sum(tf.square(tf.stop_gradient(cost) - terms.baseline))
+    truth = tape.gradient(loss, group)
+    mine = grads[-len(group):]
+    for a, b in zip(mine, truth, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_table_1_groups_with_the_head_the_paper_counts():
+    counts = Air(PRESETS['mnist'].replace(baseline_hidden=()), seed=0).parameter_counts()
+    assert counts['inference_lstm'] == 2_879_488
+    assert counts['object_model'] == 344_884
+    assert counts['baselines'] == 2_879_745
+    assert counts['inference_lstm'] + counts['object_model'] + counts['baselines'] == 6_104_117
+
+
+def test_the_recommended_settings_count_what_pyro_instantiates():
+    counts = Air(PRESETS['mnist'], seed=0).parameter_counts()
+    # Pyro's AIR with these settings: rnn 2,879,488, encode 177,100 + decode 167,784,
+    # predict 52,807, bl_rnn 2,879,488 + bl_predict 51,601, and 1,077 initial-state values.
+    assert counts == {'inference_lstm': 2_879_488, 'object_model': 344_884,
+                      'baselines': 2_931_089, 'predict': 52_807, 'initial_states': 1_077,
+                      'total': 6_209_345}
+
+
+def test_initial_values_follow_pytorchs_distributions():
+    model = Air(PRESETS['mnist'], seed=5)
+    lstm_bound = 1 / np.sqrt(256)
+    for v in (model.rnn.input_kernel, model.rnn.hidden_kernel, model.rnn.input_bias,
+              model.rnn.hidden_bias):
+        x = v.numpy()
+        assert np.abs(x).max() <= lstm_bound and np.abs(x).max() > 0.99 * lstm_bound
+        assert abs(x.std() - lstm_bound / np.sqrt(3)) < 0.02 * lstm_bound
+    first = model.encode.layers[0]  # nn.Linear(784, 200): U(-1/28, 1/28)
+    for x in (first.kernel.numpy(), first.bias.numpy()):
+        assert np.abs(x).max() <= 1 / 28 and np.abs(x).max() > 0.95 / 28
+    assert not np.any(model.h_init.numpy()) and not np.any(model.z_what_init.numpy())
+    other = Air(PRESETS['mnist'], seed=6)
+    assert not np.allclose(other.rnn.input_bias.numpy(), model.rnn.input_bias.numpy())
+
+
+def test_detection_is_the_greedy_pass_and_counts_its_steps():
+    model = Air(TINY, seed=2)
+    out = model.detect(scenes(3, TINY))
+    z_pres = out.z_pres.numpy()
+    assert out.z_where.shape == (3, 2, 3) and out.boxes.shape == (3, 2, 4)
+    # z_pres is q's probability times the previous step's greedy choice: once below 0.5,
+    # every later step is 0.
+    for row in z_pres:
+        on = row >= 0.5
+        assert list(on) == sorted(on, reverse=True)
+    np.testing.assert_array_equal(out.count.numpy(), (z_pres >= 0.5).sum(1))

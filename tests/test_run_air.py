@@ -1,0 +1,68 @@
+"""run.py --model=air: the product's guarantees for the second model (resume bit for bit,
+settings kept and refused by name, one-line errors, the SavedModel's serving contract)."""
+
+import json
+import os
+
+import numpy as np
+
+from tests.runs import PLAIN, SMALL_FLAG, python, read_metrics, run_py
+
+
+def air_flags(data_dir, run_dir):
+    return [f'--data_dir={data_dir}', SMALL_FLAG, f'--run_dir={run_dir}', '--model=air',
+            '--dataset=sprites', '--batch_size=16', '--steps_per_epoch=6', '--evals_per_epoch=2',
+            '--test_scenes=32', PLAIN, '--deterministic', '--threads=1']
+
+
+def test_an_air_run_stopped_and_resumed_writes_what_an_uninterrupted_one_writes(small_sprites,
+                                                                              tmp_path):
+    whole, parts = tmp_path / 'whole', tmp_path / 'parts'
+    first = run_py(*air_flags(small_sprites, whole), '--epochs=2').stdout
+    assert 'parameters: inference_lstm 2,879,488, object_model 344,884, baselines 2,931,089' \
+        in first
+    assert 'sampled_count_acc' in first
+    run_py(*air_flags(small_sprites, parts), '--epochs=1')
+    second = run_py(*air_flags(small_sprites, parts), '--epochs=2').stdout
+    assert 'resuming from step 6 of 12' in second
+    rows = [{k: v for k, v in row.items() if k != 'train_seconds'}
+            for row in read_metrics(whole)]
+    assert [int(r['step']) for r in rows] == [3, 6, 9, 12]
+    assert rows == [{k: v for k, v in row.items() if k != 'train_seconds'}
+                    for row in read_metrics(parts)]
+    settings = json.loads((whole / 'settings.json').read_text())
+    assert settings['model'] == 'air' and settings['config']['train_scenes'] == 480
+    assert settings['config']['baseline_learning_rate'] == 0.1
+    assert {'boxes_step0000006.png', 'recon_step0000006.png', 'samples_step0000006.png'} <= \
+        set(os.listdir(whole / 'pictures'))
+
+    # The folder belongs to AIR: SuPAIR on it is refused, naming the model.
+    other = [f for f in air_flags(small_sprites, whole) if f != '--model=air']
+    result = run_py(*other, '--epochs=3', check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert "model 'air' there, 'supair' now" in result.stderr
+
+    # The SavedModel keeps the serving contract; AIR's z_where is (s, x, y).
+    out = json.loads(python(f"""
+import json, numpy as np, tensorflow as tf
+model = tf.saved_model.load({str(whole / 'saved_model')!r})
+out = model.detect(np.zeros([5, 50, 50, 1], np.float32))
+print(json.dumps({{k: list(v.shape) for k, v in out.items()}}))
+""").strip().splitlines()[-1])
+    assert out == {'count': [5], 'z_pres': [5, 3], 'z_where': [5, 3, 3], 'boxes': [5, 3, 4]}
+
+
+def test_a_supair_setting_given_to_air_is_refused_in_one_line(small_sprites, tmp_path):
+    result = run_py(*air_flags(small_sprites, tmp_path), '--lstm_units=8', check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == \
+        'error: --lstm_units is a setting of --model=supair, not of --model=air'
+    assert not os.path.exists(tmp_path / 'settings.json')
+
+
+def test_air_evaluates_the_greedy_counts_against_the_truth(small_sprites, tmp_path):
+    run_py(*air_flags(small_sprites, tmp_path), '--epochs=1')
+    out = run_py(*air_flags(small_sprites, tmp_path), '--mode=eval').stdout
+    accuracy = float(out.split('test count accuracy ')[1].split(',')[0])
+    row = read_metrics(tmp_path)[-1]
+    assert np.isclose(accuracy, float(row['test_count_acc']), atol=1e-4)
