@@ -41,3 +41,16 @@ run mnist_pd_seed0 --dataset=mnist --structure=poon_domingos
 for dataset in $DATASETS; do
   run "${dataset}_long_seed0" --dataset="$dataset" --epochs=100 --stop_gain=0.005 --stop_epochs=5
 done
+# AIR, the paper's baseline (Pyro's example with its recommended settings, 200,000 steps of
+# 64 scenes): Multi-MNIST five seeds, Sprites three, Noisy- and Grid-MNIST two each.
+for seed in 0 1 2 3 4; do
+  run "air_mnist_seed$seed" --model=air --dataset=mnist --seed="$seed"
+done
+for seed in 0 1 2; do
+  run "air_sprites_seed$seed" --model=air --dataset=sprites --seed="$seed"
+done
+for seed in 0 1; do
+  for dataset in noisy_mnist grid_mnist; do
+    run "air_${dataset}_seed$seed" --model=air --dataset="$dataset" --seed="$seed"
+  done
+done
