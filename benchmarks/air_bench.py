@@ -12,14 +12,16 @@ is a step's median times the steps of 60,000 training scenes: 234 of SuPAIR's (b
 256), 937 of AIR's (batch 64).
 """
 
-import argparse
+import argparse  # noqa: I001  (common must come first: it puts the project on the path)
 import os
 import sys
 
-import air_tf
-import supair_tf
 from common import interleaved_medians, np, tf
+
+from air_tf import PRESETS as AIR_PRESETS
+from air_tf import Air
 from shared.training import make_optimizer, make_optimizers, make_train_step
+from supair_tf import PRESETS, Supair
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'crosscheck'))
@@ -58,10 +60,10 @@ def main():
     args = parser.parse_args()
     threads = int(os.environ.get('BENCH_THREADS', 2))
     data = scenes(1024)
-    air_config = air_tf.PRESETS['mnist'].replace(train_scenes=len(data))
-    air = air_tf.Air(air_config)
+    air_config = AIR_PRESETS['mnist'].replace(train_scenes=len(data))
+    air = Air(air_config)
     air_step = make_train_step(air, make_optimizers(air))
-    supair = supair_tf.Supair(supair_tf.PRESETS['mnist'])
+    supair = Supair(PRESETS['mnist'])
     supair_step = make_train_step(supair, make_optimizer(supair))
     air_batch, supair_batch = tf.constant(data[:64]), tf.constant(data[:256])
     ours, theirs, supair_name = ('our AIR step (batch 64)', "Pyro's AIR step (batch 64)",
