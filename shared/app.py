@@ -24,6 +24,7 @@ from shared.run_folder import RunFolder, RunFolderError, flat_settings, replace_
 from shared.runtime import configure
 from shared.training import Trainer
 from shared.training_state import CheckpointError
+from shared.version import VERSION
 
 
 class UsageError(Exception):
@@ -105,7 +106,7 @@ def default_run_dir(spec, config):
 
 def run_settings(spec, config):
     """Everything that shapes what a run learns, as recorded in its settings.json."""
-    return {'model': spec.model,
+    return {'version': VERSION, 'model': spec.model,
             'config': {k: list(v) if isinstance(v, tuple) else v
                        for k, v in vars(config).items()},
             'seed': spec.seed, 'data_seed': spec.data_seed, 'dataset': spec.dataset,
@@ -381,8 +382,12 @@ def main(argv):
     stop_like_ctrl_c()
     if len(argv) > 1:
         sys.exit(f'error: unexpected arguments {" ".join(argv[1:])}; flags look like --name=value')
+    spec = read_run_spec()
+    if spec.version:
+        print(f'supair-tf {VERSION}')
+        return
     try:
-        run(read_run_spec())
+        run(spec)
     except (UsageError, DatasetError, CheckpointError, ClusterError) as e:
         sys.exit(f'error: {e}')
     except KeyboardInterrupt:

@@ -88,6 +88,8 @@ flags.DEFINE_float('overlap_rate', None, 'rate of the Gamma(1, rate) overlap pen
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
 
+flags.DEFINE_boolean('version', False, 'print the version and exit')
+
 FLAGS = flags.FLAGS
 # Flag name -> config field, for the preset overrides.
 OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'structure',
@@ -100,6 +102,7 @@ class RunSpec:
     """What the command line asks for, read from the flags once (read_run_spec); the code
     below the entry point takes this, never the flags. ``overrides``: the preset fields
     (OVERRIDES) the command line sets; ``flags_text``: all flags, for the run folder."""
+    version: bool
     mode: str
     model: str
     dataset: str

@@ -63,7 +63,7 @@ def settings_conflict(stored, wanted, ignore=()):
     old, new = flat_settings(stored), flat_settings(wanted)
     unsaid = [k for k in UNRECORDED_BEFORE if k not in stored]
     for key, value in sorted(new.items(), key=lambda item: item[0] != 'model'):  # model first
-        if key not in ('epochs', *ignore, *unsaid) and old.get(key) != value:
+        if key not in ('epochs', 'version', *ignore, *unsaid) and old.get(key) != value:
             return f'{key} {old.get(key)!r} there, {value!r} now'
     return None
 

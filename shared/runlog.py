@@ -39,17 +39,19 @@ class RunLog:
         if self.verbose:
             print(text, flush=True)
 
-    def epoch_progress(self, steps, done):
+    def epoch_progress(self, steps, done, after=None):
         """The progress display of one epoch of ``steps`` steps, ``done`` of them already
         run: Keras' bar on a terminal, a plain line per tenth of the epoch when the output
         is a file (where the bar would write one endless line of escape codes), nothing
         when quiet. Its ``update(done, elbo)`` takes the steps done and the batch ELBO;
-        ``interrupt()`` goes to a new line before another line is said."""
+        ``interrupt()`` goes to a new line before another line is said. ``after``: the
+        run's steps after this epoch, for the lines' estimate of when the run ends (the
+        terminal bar estimates the epoch's end; the epoch's first line, the run's)."""
         if not self.verbose:
             return _Quiet()
         if sys.stdout.isatty():
             return _Bar(steps, done)
-        return _Lines(self.say, steps, done)
+        return _Lines(self.say, steps, done, after)
 
     def train_elbo(self, step, elbo):
         """The ELBO of one training batch, as a TensorBoard scalar."""
@@ -106,11 +108,23 @@ class _Bar:
         print(flush=True)
 
 
-class _Lines:
-    """Pace in seconds per training step, not counting the intervals an evaluation took."""
+def duration(seconds):
+    """``45 s``, ``12 min``, ``3 h 41 min``."""
+    seconds = int(round(seconds))
+    if seconds < 100:
+        return f'{seconds} s'
+    if seconds < 6000:
+        return f'{round(seconds / 60)} min'
+    return f'{seconds // 3600} h {round(seconds % 3600 / 60)} min'
 
-    def __init__(self, say, steps, done):
+
+class _Lines:
+    """Pace in seconds per training step, not counting the intervals an evaluation took,
+    and when the epoch and the run will end at that pace (training steps only)."""
+
+    def __init__(self, say, steps, done, after=None):
         self.say, self.steps, self.every = say, steps, max(1, steps // 10)
+        self.after = after
         self.last, self.last_done, self.seconds, self.counted = time.time(), done, 0.0, 0
         self.paused = False
 
@@ -122,7 +136,14 @@ class _Lines:
         self.last, self.last_done, self.paused = now, done, False
         if done % self.every and done != self.steps:
             return
-        pace = f', {self.seconds / self.counted:.2f} s/step' if self.counted else ''
+        pace = ''
+        if self.counted:
+            per_step = self.seconds / self.counted
+            pace = f', {per_step:.2f} s/step'
+            if done < self.steps:
+                pace += f', epoch ends in {duration(per_step * (self.steps - done))}'
+            if self.after:
+                pace += f', run in {duration(per_step * (self.steps - done + self.after))}'
         self.say(f'  {done}/{self.steps} steps, batch ELBO {elbo:.1f}{pace}')
 
     def interrupt(self):

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from shared.evaluation import MetricsRow, evaluate
 from shared.run_folder import RunFolder
-from shared.runlog import RunLog
+from shared.runlog import RunLog, duration
 from shared.schedule import Schedule
 from shared.training_state import TrainingState
 
@@ -200,6 +200,7 @@ class Trainer:
     def _fit(self, epochs, compiled):
         began, start = time.time(), self.restore()
         trained_before = float(self.train_seconds.numpy())
+        self._session_start = (start, trained_before)  # for the run's time estimate
         total = epochs * self.steps_per_epoch
         self._start_logs(start, total)
         if start < total:
@@ -211,7 +212,7 @@ class Trainer:
         try:
             while int(self.step.numpy()) < total and not self.converged():
                 epoch = int(self.step.numpy()) // self.steps_per_epoch
-                self._run_epoch(epoch)
+                self._run_epoch(epoch, epochs)
                 self.save()
                 result = self.log_evaluation(epoch + 1, pictures=True)
         except KeyboardInterrupt:
@@ -262,11 +263,12 @@ class Trainer:
             v.assign(value)
         return time.time() - began
 
-    def _run_epoch(self, epoch):
+    def _run_epoch(self, epoch, epochs=None):
         order = self.batch_indices(epoch)
         first = int(self.step.numpy()) - epoch * self.steps_per_epoch
-        self.log.say(f'epoch {epoch + 1}')
-        progress = self.log.epoch_progress(self.steps_per_epoch, first)
+        after = None if epochs is None else (epochs - epoch - 1) * self.steps_per_epoch
+        self.log.say(f'epoch {epoch + 1}' + self._run_estimate(epoch, epochs, first))
+        progress = self.log.epoch_progress(self.steps_per_epoch, first, after)
         last_save = time.time()
         if first == 0:
             self.recent_elbos.clear()
@@ -286,6 +288,18 @@ class Trainer:
             if time.time() - last_save > self.checkpoint_seconds:
                 self.save()
                 last_save = time.time()
+
+    def _run_estimate(self, epoch, epochs, first):
+        """`` of E, about T of training left`` at this session's pace so far (or ``''``)."""
+        if epochs is None:
+            return ''
+        text = f' of {epochs}'
+        done = int(self.step.numpy()) - self._session_start[0]
+        if done > 0:
+            per_step = (float(self.train_seconds.numpy()) - self._session_start[1]) / done
+            left = (epochs - epoch) * self.steps_per_epoch - first
+            text += f', about {duration(per_step * left)} of training left'
+        return text
 
     def evaluate_now(self):
         """Count accuracy, IoU, ELBO and confusion matrix on the test scenes."""
