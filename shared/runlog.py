@@ -8,6 +8,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from shared.run_folder import RunFolder
@@ -57,6 +58,14 @@ class RunLog:
         """The ELBO of one training batch, as a TensorBoard scalar."""
         with self.writer.as_default(step=step):
             tf.summary.scalar('train/elbo', elbo)
+
+    def pictures(self, step, images):
+        """PIL images ``{name: image}`` as TensorBoard images ``pictures/<name>``."""
+        if not self.write:
+            return
+        with self.writer.as_default(step=step):
+            for name, image in images.items():
+                tf.summary.image(f'pictures/{name}', np.asarray(image.convert('RGB'))[None])
 
     def evaluation(self, row):
         """Appends a MetricsRow to metrics.csv, writes its test figures to TensorBoard and

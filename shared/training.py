@@ -317,15 +317,16 @@ class Trainer:
                          round(float(self.train_seconds.numpy()), 2), result.test_count_acc,
                          result.test_iou, result.elbo, float(np.mean(elbos)))
         if pictures:  # before the row: a step whose row is logged is not drawn again
-            self.save_pictures(f'step{row.step:07d}')
+            self.save_pictures(row.step)
         self.log.evaluation(row)
         if row.step % self.steps_per_epoch == 0:
             self.epoch_elbos[row.step // self.steps_per_epoch] = row.elbo
         return result
 
-    def save_pictures(self, tag):
+    def save_pictures(self, step):
         """The model's pictures (boxes and reconstructions of the first 16 test scenes, 16
-        scenes sampled from the model), as PNGs."""
+        scenes sampled from the model), as PNGs and as TensorBoard images of ``step``."""
         pictures = self.model.pictures(self.test.images[:16], seed=self.seed)
         for name, image in pictures.items():
-            self.state.folder.save_picture(f'{name}_{tag}', image)
+            self.state.folder.save_picture(f'{name}_step{step:07d}', image)
+        self.log.pictures(step, pictures)

@@ -255,3 +255,25 @@ def test_fixed_data_order_takes_the_stored_order_every_epoch_and_shuffled_a_new_
     assert all(np.array_equal(order, np.arange(len(scenes))) for order in fixed)
     assert not np.array_equal(*shuffled)
     assert all(np.array_equal(np.sort(order), np.arange(len(scenes))) for order in shuffled)
+
+
+def test_tensorboard_holds_the_pictures_the_run_draws(scenes, tmp_path):
+    """Read back with TensorBoard's own event reader: boxes, reconstructions and samples,
+    at the step they were drawn, the same pictures as the PNGs."""
+    import tensorflow as tf
+    from PIL import Image
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    make_trainer(scenes, tmp_path).fit(1)
+    events = ea.EventAccumulator(str(tmp_path / 'tensorboard'), size_guidance={ea.TENSORS: 0})
+    events.Reload()
+    for name in ('boxes', 'recon', 'samples'):
+        tag = f'pictures/{name}'
+        assert events.SummaryMetadata(tag).plugin_data.plugin_name == 'images'
+        (event,) = events.Tensors(tag)
+        assert event.step == 2
+        png = tf.make_ndarray(event.tensor_proto)[2]
+        drawn = tf.io.decode_png(png).numpy()
+        saved = np.asarray(Image.open(tmp_path / 'pictures' / f'{name}_step0000002.png')
+                           .convert('RGB'))
+        np.testing.assert_array_equal(drawn, saved)
