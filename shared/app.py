@@ -1,6 +1,7 @@
 """What run.py does: read the flags once into a run spec, then train, evaluate, export or
 sample as its mode says."""
 
+import json
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from datasets.scenes import CANVAS
 from shared.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
 from shared.export import export_saved_model
 from shared.flags import read_run_spec
+from shared.model_card import model_card, read_card_text, write_card
 from shared.run_folder import RunFolder, RunFolderError, flat_settings, replace_export
 from shared.runtime import configure
 from shared.training import Trainer
@@ -210,6 +212,9 @@ def run(spec):
         if spec.mode == 'sample':
             sample(spec, trainer, run_dir)
         else:
+            card = read_card_text(export_dir) if spec.mode == 'eval' else None
+            if card:
+                print(f'the SavedModel in {export_dir}:\n{card}', flush=True)
             report(trainer, trainer.evaluate_now(),
                    export_dir if spec.mode == 'export' else None)
 
@@ -302,17 +307,25 @@ def sample(spec, trainer, run_dir):
 
 
 def report(trainer, result, export_dir=None):
-    """Prints the evaluation of the trainer's step; exports it into ``export_dir``, if given."""
-    print_result(result, int(trainer.step.numpy()))
+    """Prints the evaluation of the trainer's step; exports it into ``export_dir``, if given,
+    with its model card."""
+    step = int(trainer.step.numpy())
+    print_result(result, step)
     if export_dir:
-        export(trainer.model, export_dir, int(trainer.step.numpy()))
+        settings = json.loads(trainer.state.settings.numpy().decode())
+        export(trainer.model, export_dir, step,
+               model_card(trainer.model, settings, step, result))
 
 
-def export(model, export_dir, step):
-    """Replaces the SavedModel in ``export_dir`` with this step's, unless it holds a newer
-    step's (then one line, and the newer one is kept)."""
+def export(model, export_dir, step, card):
+    """Replaces the SavedModel in ``export_dir`` with this step's and its model ``card``,
+    unless it holds a newer step's (then one line, and the newer one is kept)."""
+    def write(folder):
+        export_saved_model(model, folder)
+        write_card(folder, card)
+
     try:
-        replace_export(export_dir, step, lambda folder: export_saved_model(model, folder))
+        replace_export(export_dir, step, write)
     except RunFolderError as e:
         raise UsageError(str(e)) from None
     print(f'SavedModel of step {step} written to {export_dir}')

@@ -3,10 +3,13 @@ images by name."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 
-from tests.runs import SMALL, python
+from shared.model_card import read_card_text
+from shared.version import VERSION
+from tests.runs import SMALL, python, read_metrics
 
 
 def test_saved_model_serves_the_same_counts_in_a_fresh_process(trained_run, small_sprites):
@@ -86,3 +89,37 @@ def test_saved_model_refuses_non_finite_and_out_of_range_images(trained_run):
     *said, _ = refusals(run_dir, [bad for bad, _ in cases], serves=('detect', 'elbo'))
     for (bad, message), by_detect, by_elbo in zip(cases, said[::2], said[1::2], strict=True):
         assert by_detect and by_elbo and message in by_detect + by_elbo, (bad, said)
+
+
+def test_every_saved_model_carries_a_model_card(trained_run, tmp_path):
+    run_dir = trained_run[0]
+    extra = os.path.join(run_dir, 'saved_model', 'assets.extra')
+    with open(os.path.join(extra, 'model_card.json')) as f:
+        card = json.load(f)
+    assert card['model'] == 'SuPAIR' and card['dataset'] == 'sprites' and card['step'] == 20
+    assert card['settings']['config']['bg_var_range'] == [0.002, 0.16]
+    assert card['settings']['model'] == 'supair'
+    rows = read_metrics(run_dir)
+    assert abs(card['test']['count_accuracy'] - float(rows[-1]['test_count_acc'])) < 1e-9
+    assert card['serving']['detect']['input'] == {'shape': ['n', 50, 50, 1], 'dtype': 'float32',
+                                                  'range': [0.0, 1.0]}
+    assert card['serving']['detect']['output']['z_where'] == ['n', 3, 4]
+    made = card['made_by']
+    assert made['supair_tf'] == VERSION and made['tensorflow'] and made['date'].startswith('20')
+    assert made['git_commit'] is None or len(made['git_commit']) >= 40
+    with open(os.path.join(extra, 'README')) as f:
+        assert f.read().startswith('SuPAIR trained on sprites to step 20.')
+
+
+def test_a_saved_model_from_before_model_cards_still_loads(trained_run, tmp_path):
+    export_dir = str(tmp_path / 'old_export')
+    shutil.copytree(os.path.join(trained_run[0], 'saved_model'), export_dir)
+    for name in ('model_card.json', 'README'):
+        os.remove(os.path.join(export_dir, 'assets.extra', name))
+    assert read_card_text(export_dir) is None
+    count = python(f"""
+import numpy as np, tensorflow as tf
+model = tf.saved_model.load({export_dir!r})
+print(model.detect(np.zeros([2, 50, 50, 1], np.float32))['count'].numpy().tolist())
+""").strip().splitlines()[-1]
+    assert len(json.loads(count)) == 2  # it serves
