@@ -93,20 +93,29 @@ def _find(mnist_dir, base):
 
 
 def _download(mnist_dir, filename):
+    """Fetches ``filename`` from the first mirror that serves it with the official md5;
+    returns ``(path, None)``, or ``(None, why)`` naming what each mirror did."""
     os.makedirs(mnist_dir, exist_ok=True)
+    failures = []
     for mirror in MIRRORS:
         fd, tmp = tempfile.mkstemp(dir=mnist_dir, suffix='.part')
         try:
             with urllib.request.urlopen(mirror + filename, timeout=30) as r, \
                     os.fdopen(fd, 'wb') as f:
                 shutil.copyfileobj(r, f)
-            verify_md5(tmp, OFFICIAL_MD5[filename])
+            actual = md5sum(tmp)
+            if actual != OFFICIAL_MD5[filename]:
+                failures.append(f'{mirror} served md5 {actual}, not the official '
+                                f'{OFFICIAL_MD5[filename]}')
+                continue
             os.replace(tmp, os.path.join(mnist_dir, filename))
-            return os.path.join(mnist_dir, filename)
-        except (OSError, DatasetError):
+            return os.path.join(mnist_dir, filename), None
+        except OSError as e:
+            failures.append(f'{mirror} unreachable ({getattr(e, "reason", None) or e})')
+        finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-    return None
+    return None, '; '.join(failures)
 
 
 def mnist_image_paths(mnist_dir, download=True):
@@ -117,12 +126,13 @@ def mnist_image_paths(mnist_dir, download=True):
                            'MNIST IDX files')
     paths = {}
     for split, base in IMAGE_FILES.items():
-        path = _find(mnist_dir, base)
+        path, failures = _find(mnist_dir, base), None
         if path is None and download:
-            path = _download(mnist_dir, base + '.gz')
+            path, failures = _download(mnist_dir, base + '.gz')
         if path is None:
             wanted = ', '.join(f + '.gz' for f in IMAGE_FILES.values())
-            why = 'could not be downloaded' if download else 'downloading is off (--nodownload)'
+            why = (f'could not be downloaded ({failures})' if download
+                   else 'downloading is off (--nodownload)')
             raise DatasetError(f'MNIST file {base}(.gz) not found in {mnist_dir} and {why}: '
                                f'put {wanted} there (or pass --mnist_dir)')
         paths[split] = path

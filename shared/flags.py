@@ -140,6 +140,9 @@ def read_run_spec(flag_values=FLAGS):
               if f.name not in derived}
     scenes = flag_values.scenes
     return RunSpec(**values, scenes=None if scenes is None else tuple(scenes),
-                   overrides={name: getattr(flag_values, name) for name in OVERRIDES
-                              if getattr(flag_values, name) is not None},
+                   # Lists (min,max ranges) as tuples: a copy, which a later change of the
+                   # flag's own list cannot reach.
+                   overrides={name: tuple(value) if isinstance(value, list) else value
+                              for name in OVERRIDES
+                              if (value := getattr(flag_values, name)) is not None},
                    flags_text=flag_values.flags_into_string())

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from datasets import DatasetError, digit_pool, load_dataset, scenes
+from datasets import DatasetError, core, digit_pool, load_dataset, scenes
 from datasets.mnist import load_mnist_digits, md5sum, mnist_image_paths, read_idx, verify_md5
 from tests.runs import write_idx
 
@@ -166,11 +166,14 @@ def test_corrupt_gzip_stops_with_one_line_naming_it(tmp_path):
 
 
 def test_md5_mismatch_is_reported_and_match_accepted(tmp_path):
-    path = str(tmp_path / 'file.gz')
-    open(path, 'wb').write(b'some bytes')
-    verify_md5(path, md5sum(path))
+    # RFC 1321's test suite: md5 of the empty string and of 'abc'.
+    empty, abc = str(tmp_path / 'empty.gz'), str(tmp_path / 'abc.gz')
+    open(empty, 'wb').close()
+    open(abc, 'wb').write(b'abc')
+    assert md5sum(empty) == 'd41d8cd98f00b204e9800998ecf8427e'
+    verify_md5(abc, '900150983cd24fb0d6963f7d28e17f72')
     with pytest.raises(DatasetError, match='md5'):
-        verify_md5(path, '0' * 32)
+        verify_md5(abc, 'd41d8cd98f00b204e9800998ecf8427e')
 
 
 def test_missing_mnist_offline_says_which_files_to_put_where(tmp_path):
@@ -181,13 +184,18 @@ def test_missing_mnist_offline_says_which_files_to_put_where(tmp_path):
     assert str(tmp_path / 'none') in str(error.value)
 
 
-def test_built_sets_are_cached_atomically_and_read_back(tmp_path):
+def test_built_sets_are_cached_atomically_and_read_back(tmp_path, monkeypatch):
     train, test = load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(80, 20))
     assert train.images.shape == (80, 50, 50, 1) and len(test) == 20
     files = os.listdir(tmp_path)
     assert len(files) == 1 and files[0].endswith('.npz') and 'seed3' in files[0]
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError('the cached set was built again instead of read')
+
+    monkeypatch.setattr(core, '_build', no_rebuild)
     again, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(80, 20))
     np.testing.assert_array_equal(again.images, train.images)
+    monkeypatch.undo()
     other, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=4, sizes=(80, 20))
     assert not np.array_equal(other.images, train.images)
     batch = next(iter(train.to_tf_dataset(batch_size=16, shuffle=True, seed=0)))
@@ -238,3 +246,54 @@ def test_digit_pool_is_the_number_of_digits_the_mnist_files_hold(tmp_path):
         f.write(b'\x01\x02')
     with pytest.raises(DatasetError, match='not an IDX file'):
         digit_pool('mnist', mnist_dir=str(tmp_path))
+
+
+def test_download_skips_a_dead_mirror_takes_a_good_file_and_refuses_a_bad_one(tmp_path,
+                                                                            monkeypatch):
+    """A server on 127.0.0.1 serves IDX files made here; the first mirror is a closed
+    port. No internet needed."""
+    import functools
+    import http.server
+    import socket
+    import threading
+
+    from datasets import mnist
+
+    served = tmp_path / 'served'
+    served.mkdir()
+    rng = np.random.default_rng(0)
+    digits = {name: rng.integers(0, 256, (n, 28, 28)) for name, n in
+              (('train-images-idx3-ubyte.gz', 30), ('t10k-images-idx3-ubyte.gz', 10))}
+    for name, array in digits.items():
+        write_idx(str(served / name), array)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    closed = socket.socket()
+    closed.bind(('127.0.0.1', 0))
+    dead_port = closed.getsockname()[1]
+    closed.close()
+    try:
+        monkeypatch.setattr(mnist, 'MIRRORS', (f'http://127.0.0.1:{dead_port}/',
+                                               f'http://127.0.0.1:{server.server_port}/'))
+        official = {name: md5sum(str(served / name)) for name in digits}
+        # The test file as served is not the official one: refused in one line.
+        monkeypatch.setattr(mnist, 'OFFICIAL_MD5',
+                            {**official, 't10k-images-idx3-ubyte.gz': '0' * 32})
+        target = tmp_path / 'mnist'
+        with pytest.raises(DatasetError) as error:
+            mnist_image_paths(str(target))
+        message = str(error.value)
+        assert '\n' not in message and 'unreachable' in message
+        assert f"md5 {official['t10k-images-idx3-ubyte.gz']}, not the official {'0' * 32}" \
+            in message
+        assert sorted(os.listdir(target)) == ['train-images-idx3-ubyte.gz']  # no .part left
+        # With the right md5 both are taken, and read back as served.
+        monkeypatch.setattr(mnist, 'OFFICIAL_MD5', official)
+        paths = mnist_image_paths(str(target))
+        for split, name in (('train', 'train-images-idx3-ubyte.gz'),
+                            ('test', 't10k-images-idx3-ubyte.gz')):
+            np.testing.assert_array_equal(read_idx(paths[split]), digits[name])
+    finally:
+        server.shutdown()

@@ -29,7 +29,10 @@ def test_only_the_preset_fields_the_command_line_sets_override_the_preset():
 
 
 def test_a_spec_is_a_snapshot_that_later_flag_changes_do_not_reach():
-    values = parsed('--dataset=sprites', '--seed=2')
+    values = parsed('--dataset=sprites', '--seed=2', '--obj_var_range=0.1,0.3')
     spec = read_run_spec(values)
     values.seed = 7
+    values.obj_var_range[0] = '0.9'   # a list flag changed in place
+    values.obj_var_range.append('1.0')
     assert spec.seed == 2
+    assert tuple(spec.overrides['obj_var_range']) == ('0.1', '0.3')
