@@ -14,7 +14,7 @@ from datasets.mnist import idx_count, load_mnist_digits, mnist_image_paths
 DATASETS = ('mnist', 'sprites', 'noisy_mnist', 'grid_mnist', 'sprites_rgb')
 NPZ_PREFIX = 'npz:'  # --dataset=npz:PATH, a user's own scenes (see load_npz)
 # Bump when a builder changes what it makes, so that old caches are not read back.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2  # 2: ground-truth boxes bound the drawn pixels, not the patch
 SIZES = {'mnist': (60000, 10000), 'sprites': (40000, 10000)}  # Sprites: 50,000 split 80/20
 NPZ_TEST_SHARE = 0.2  # an .npz without test_images: its last 20% are the test scenes
 
