@@ -1,10 +1,10 @@
 """What run.py does: read the flags once into a run spec, then train, evaluate, export or
 sample as its mode says."""
 
+import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 from typing import NamedTuple
@@ -21,6 +21,7 @@ from datasets.scenes import CANVAS
 from shared.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
 from shared.export import export_saved_model
 from shared.flags import read_run_spec
+from shared.interrupts import stop_like_ctrl_c
 from shared.model_card import model_card, read_card_text, write_card
 from shared.run_folder import RunFolder, RunFolderError, flat_settings, replace_export
 from shared.runtime import configure
@@ -191,12 +192,23 @@ def make_strategy(spec):
 
 
 def run(spec):
-    """Configures from the run spec, then trains, evaluates, exports or samples."""
+    """Configures from the run spec, then trains, evaluates, exports or samples, holding the
+    run folder's lock (a multi-worker run: its chief, the one that writes there)."""
     configure(spec.threads, spec.deterministic)
     run_dir, export_dir = run_folders(spec)
     task = worker_task(spec)
-    train, test, config = load_data(spec, run_dir)
     chief = task is None or task.is_chief
+    try:
+        lock = RunFolder(run_dir).lock() if chief else contextlib.nullcontext()
+        with lock:
+            run_locked(spec, run_dir, export_dir, task, chief)
+    except RunFolderError as e:
+        raise UsageError(str(e)) from None
+
+
+def run_locked(spec, run_dir, export_dir, task, chief):
+    """``run``'s work, once the run folder is this process's."""
+    train, test, config = load_data(spec, run_dir)
     settings = prepare_run_dir(spec, run_dir, config, record=spec.mode == 'train' and chief)
     waiting, strategy = start_strategy(spec, task, config)
     trainer = build_trainer(spec, config, train, test, run_dir, strategy, chief, settings)
@@ -376,17 +388,6 @@ def print_result(result, step):
           f'0-{confusion.shape[0] - 1}, columns: {found}):\n{confusion}')
     for name, value in result.extra.items():
         print(f'step {step}: {name} {value:.4f}')
-
-
-def stop_like_ctrl_c():
-    """SIGTERM (a scheduler's or ``kill``'s stop) and SIGINT, even in a background job that
-    was started ignoring it, end a run as Ctrl-C does: the trainer saves a checkpoint of
-    the step it reached, so nothing is lost."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, interrupt)
 
 
 def main(argv):

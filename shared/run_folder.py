@@ -14,8 +14,10 @@ from the newest checkpoint's copy, logs are cut back to the step that training r
 from, and an export never replaces one made from a newer step.
 """
 
+import contextlib
 import csv
 import dataclasses
+import fcntl
 import glob
 import json
 import os
@@ -88,6 +90,31 @@ class RunFolder:
         self.pictures_dir = os.path.join(path, 'pictures')
 
     # ---- checkpoints -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self):
+        """Holds the folder's lock (``.lock``, an advisory lock with the holder's process id
+        in it) for the block: a second writer stops at once with one line naming the holder.
+        The operating system drops the lock when its process ends, however it ends, so a
+        lock a killed run left is taken over."""
+        os.makedirs(self.path, exist_ok=True)
+        handle = open(os.path.join(self.path, '.lock'), 'a+')
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                holder = handle.read().strip() or 'unknown'
+                raise RunFolderError(f'{self.path} is in use by process {holder} (another run '
+                                     'on this folder); wait for it to end, or pass another '
+                                     '--run_dir') from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
     def checkpoints(self):
         """Every checkpoint prefix, oldest first, found from the files themselves and from
         the state file (either may miss some after a kill or a copy)."""

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from shared.evaluation import MetricsRow, evaluate
+from shared.interrupts import whole
 from shared.run_folder import RunFolder
 from shared.runlog import RunLog, duration
 from shared.schedule import Schedule
@@ -273,21 +274,26 @@ class Trainer:
         if first == 0:
             self.recent_elbos.clear()
         for k in range(first, self.steps_per_epoch):
-            batch = self.train.images[np.sort(order[k * self.batch_size:(k + 1) * self.batch_size])]
-            began = time.time()
-            elbo = -float(self.train_step(batch))  # waits for the step: honest timing
-            self.train_seconds.assign_add(time.time() - began)
-            if not np.isfinite(elbo):
-                raise FloatingPointError(f'the ELBO became {elbo} at step {int(self.step.numpy())}')
-            self.recent_elbos.append(elbo)
-            progress.update(k + 1, elbo)
-            self.log.train_elbo(int(self.step.numpy()), elbo)
-            if self.schedule.evaluates_within(epoch, k + 1):
-                progress.interrupt()
-                self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch)
+            with whole():  # a stop waits until this step is recorded
+                self._step(epoch, k, order, progress)
             if time.time() - last_save > self.checkpoint_seconds:
                 self.save()
                 last_save = time.time()
+
+    def _step(self, epoch, k, order, progress):
+        """Step ``k`` of the epoch and everything recorded for it."""
+        batch = self.train.images[np.sort(order[k * self.batch_size:(k + 1) * self.batch_size])]
+        began = time.time()
+        elbo = -float(self.train_step(batch))  # waits for the step: honest timing
+        self.train_seconds.assign_add(time.time() - began)
+        if not np.isfinite(elbo):
+            raise FloatingPointError(f'the ELBO became {elbo} at step {int(self.step.numpy())}')
+        self.recent_elbos.append(elbo)
+        progress.update(k + 1, elbo)
+        self.log.train_elbo(int(self.step.numpy()), elbo)
+        if self.schedule.evaluates_within(epoch, k + 1):
+            progress.interrupt()
+            self.log_evaluation(epoch + (k + 1) / self.steps_per_epoch)
 
     def _run_estimate(self, epoch, epochs, first):
         """`` of E, about T of training left`` at this session's pace so far (or ``''``)."""

@@ -11,6 +11,16 @@ from shared.run_folder import RunFolder
 TRAIN_ELBO_WINDOW = 20  # train_elbo in metrics.csv: mean over this many last batches
 # Present in checkpoints of an older layout, which kept Adam under the model.
 LEGACY_ADAM_KEY = 'model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
+WINDOW_KEY = 'recent_train_elbos/.ATTRIBUTES/VARIABLE_VALUE'
+
+
+def read_window(path):
+    """The train-ELBO window a checkpoint holds, as float64 (NaN where empty; all NaN in
+    checkpoints older than the window, which lack it)."""
+    reader = tf.train.load_checkpoint(path)
+    if not reader.has_tensor(WINDOW_KEY):
+        return np.full(TRAIN_ELBO_WINDOW, np.nan)
+    return reader.get_tensor(WINDOW_KEY).astype(np.float64)
 
 
 class CheckpointError(Exception):
@@ -36,7 +46,10 @@ class TrainingState:
         more = {f'optimizer_{name}': o for (name, _, _), o in
                 zip(model.parameter_groups()[1:], optimizers[1:], strict=True)}
         self.recent_elbos = collections.deque(maxlen=TRAIN_ELBO_WINDOW)
-        self.window = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.nan), trainable=False)
+        # float64, the precision the trainer averages in: a resumed run's train_elbo equals an
+        # uninterrupted one's to the last digit (older checkpoints hold it as float32).
+        self.window = tf.Variable(tf.fill([TRAIN_ELBO_WINDOW], np.float64(np.nan)),
+                                  trainable=False)
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         self.settings = tf.Variable(json.dumps(settings or {}), dtype=tf.string,
                                     trainable=False)
@@ -65,12 +78,10 @@ class TrainingState:
         for path in reversed(found):
             try:
                 self._restore_required(path)
-                self.window.assign(tf.fill([TRAIN_ELBO_WINDOW], np.nan))
-                # The window alone (not the model again); older checkpoints lack it.
-                tf.train.Checkpoint(recent_train_elbos=self.window).read(
-                    path).expect_partial()
+                window = read_window(path)
+                self.window.assign(window)
                 self.recent_elbos.clear()
-                self.recent_elbos.extend(e for e in self.window.numpy() if np.isfinite(e))
+                self.recent_elbos.extend(float(e) for e in window if np.isfinite(e))
                 self.saved_step = int(self.step.numpy())
                 return self.saved_step
             except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
@@ -108,7 +119,7 @@ class TrainingState:
         step = int(self.step.numpy())
         if step == self.saved_step:
             return
-        window = np.full(TRAIN_ELBO_WINDOW, np.nan, np.float32)
+        window = np.full(TRAIN_ELBO_WINDOW, np.nan, np.float64)
         if self.recent_elbos:
             window[-len(self.recent_elbos):] = list(self.recent_elbos)
         self.window.assign(window)
