@@ -219,7 +219,7 @@ def run_locked(spec, run_dir, export_dir, task, chief):
     else:
         if not trainer.restore():
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
-        print(f'restored step {int(trainer.step.numpy())} from {trainer.newest_checkpoint()}',
+        print(f'restored step {int(trainer.step.numpy())} from {trainer.state.restored_from}',
               flush=True)
         if spec.mode == 'sample':
             sample(spec, trainer, run_dir)

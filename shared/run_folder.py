@@ -116,14 +116,11 @@ class RunFolder:
             handle.close()
 
     def checkpoints(self):
-        """Every checkpoint prefix, oldest first, found from the files themselves and from
-        the state file (either may miss some after a kill or a copy)."""
+        """Every checkpoint prefix, oldest first, found from the files themselves (a
+        checkpoint is there once its index is: written last). The state file is not asked:
+        a kill or a copy can leave it listing checkpoints long gone, or missing new ones."""
         found = {p[:-len('.index')] for p in glob.glob(os.path.join(self.checkpoint_dir,
                                                                      'ckpt-*.index'))}
-        state = tf.train.get_checkpoint_state(self.checkpoint_dir)
-        if state:
-            found.update(os.path.join(self.checkpoint_dir, os.path.basename(p))
-                         for p in state.all_model_checkpoint_paths)
         return sorted(found, key=checkpoint_step)
 
     def holds_run(self):
@@ -154,13 +151,17 @@ class RunFolder:
         self.repair_checkpoint_state()
 
     def repair_checkpoint_state(self):
-        """Rewrites the ``checkpoint`` state file to list every checkpoint found, so that
-        TensorFlow's tools (tf.train.latest_checkpoint) see them all."""
+        """Rebuilds the ``checkpoint`` state file from the checkpoints on disk (and nothing
+        else), so that TensorFlow's tools (tf.train.latest_checkpoint) see those and only
+        those; with none, the file goes."""
         names = [os.path.basename(p) for p in self.checkpoints()]
+        state = os.path.join(self.checkpoint_dir, 'checkpoint')
         if names:  # the state file's text format, paths relative to the folder
-            write_whole(os.path.join(self.checkpoint_dir, 'checkpoint'), ''.join(
+            write_whole(state, ''.join(
                 [f'model_checkpoint_path: "{names[-1]}"\n'] +
                 [f'all_model_checkpoint_paths: "{name}"\n' for name in names]))
+        elif os.path.exists(state):
+            os.remove(state)
 
     # ---- settings ----------------------------------------------------------------------
     def read_settings(self):

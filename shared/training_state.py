@@ -64,6 +64,7 @@ class TrainingState:
         if scratch is None:
             folder.repair_checkpoint_state()  # a state file a kill left stale or lost
         self.saved_step = None  # the step of the checkpoint last written or read here
+        self.restored_from = None  # the checkpoint restore() read
 
     @property
     def step(self):
@@ -83,6 +84,7 @@ class TrainingState:
                 self.recent_elbos.clear()
                 self.recent_elbos.extend(float(e) for e in window if np.isfinite(e))
                 self.saved_step = int(self.step.numpy())
+                self.restored_from = path
                 return self.saved_step
             except Exception as e:  # noqa: BLE001  (truncated files fail in many ways)
                 say(f'checkpoint {path} is unreadable ({type(e).__name__}); '

@@ -147,3 +147,37 @@ def test_settings_recorded_in_a_checkpoint_are_the_trainers(scenes, tmp_path):
     trainer.save()
     reader = tf.train.load_checkpoint(str(tmp_path / 'checkpoints' / 'ckpt-4'))
     assert json.loads(reader.get_tensor('settings/.ATTRIBUTES/VARIABLE_VALUE')) == SETTINGS
+
+
+def test_a_stale_state_file_is_rebuilt_from_the_checkpoints_on_disk(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    for step in (4, 8):
+        trainer.step.assign(step)
+        trainer.save()
+    state = tmp_path / 'checkpoints' / 'checkpoint'
+    state.write_text('model_checkpoint_path: "ckpt-999"\n' + ''.join(
+        f'all_model_checkpoint_paths: "{name}"\n' for name in ('ckpt-1', 'ckpt-4', 'ckpt-8',
+                                                                'ckpt-999')))
+    resumed = make_trainer(scenes, tmp_path)
+    read = tf.train.get_checkpoint_state(str(tmp_path / 'checkpoints'))
+    assert [os.path.basename(p) for p in read.all_model_checkpoint_paths] == ['ckpt-4', 'ckpt-8']
+    assert os.path.basename(tf.train.latest_checkpoint(str(tmp_path / 'checkpoints'))) == 'ckpt-8'
+    assert resumed.restore() == 8
+    for step in (12, 16):           # the newest three kept are three real ones
+        resumed.step.assign(step)
+        resumed.save()
+    assert [os.path.basename(p) for p in RunFolder(str(tmp_path)).checkpoints()] == \
+        ['ckpt-8', 'ckpt-12', 'ckpt-16']
+
+
+def test_restore_names_the_checkpoint_it_read_not_the_newest_file(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    for step in (4, 8):
+        trainer.step.assign(step)
+        trainer.save()
+    (data,) = glob.glob(str(tmp_path / 'checkpoints' / 'ckpt-8.data-*'))
+    with open(data, 'r+b') as f:
+        f.truncate(100)
+    resumed = make_trainer(scenes, tmp_path)
+    assert resumed.restore() == 4
+    assert os.path.basename(resumed.state.restored_from) == 'ckpt-4'
