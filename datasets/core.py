@@ -4,6 +4,7 @@ or a user's own scenes from an .npz file (``npz:PATH``)."""
 import dataclasses
 import os
 import tempfile
+import zlib
 
 import numpy as np
 
@@ -98,9 +99,21 @@ _CACHE_KEYS = [f'{split}_{part}' for split in ('train', 'test')
                for part in ('images', 'counts', 'boxes')]
 
 
+def content_digest(arrays):
+    """A checksum (CRC-32) of the cached arrays' bytes, in their fixed order: written with
+    them and checked on reading, so a file whose content changed (right shapes, wrong
+    values) is built again. About half a second a gigabyte (measured beside two training
+    runs), against 5-16 s to build a set."""
+    crc = 0
+    for key in _CACHE_KEYS:
+        crc = zlib.crc32(np.ascontiguousarray(arrays[key]).view(np.uint8), crc)
+    return np.uint32(crc)
+
+
 def _cache_problem(arrays, name, shape, sizes=None):
     """Why cached arrays are not what ``name`` with ``shape`` builds, or None: the sizes,
-    scene shape, dtypes and value ranges its parameters imply."""
+    scene shape, dtypes and value ranges its parameters imply, and the digest written
+    with them."""
     channels = 3 if name == 'sprites_rgb' else 1
     canvas, most = shape['canvas'], shape['max_objects']
     for split, n in zip(('train', 'test'), scene_counts(name, sizes), strict=True):
@@ -128,7 +141,10 @@ def _read_cache(path, name, shape, sizes=None):
     try:
         with np.load(path) as f:
             arrays = {k: f[k] for k in _CACHE_KEYS}
+            stored = f['digest'] if 'digest' in f.files else None
         problem = _cache_problem(arrays, name, shape, sizes)
+        if problem is None and stored != content_digest(arrays):
+            problem = 'its content does not match the digest written with it'
         if problem is None:
             return arrays
     except Exception as e:  # noqa: BLE001  (zip, pickle and key errors all mean "damaged")
@@ -172,7 +188,7 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
             arrays.update({f'{split}_images': images.astype(np.float32),
                            f'{split}_counts': counts, f'{split}_boxes': boxes})
         try:
-            _save_atomic(path, arrays)
+            _save_atomic(path, {**arrays, 'digest': content_digest(arrays)})
         except OSError as e:
             raise DatasetError(f'cannot write the data cache {path} ({e.strerror}); '
                                'pass a writable --data_dir') from None
