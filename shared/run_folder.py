@@ -70,10 +70,29 @@ def settings_conflict(stored, wanted, ignore=()):
     return None
 
 
+@contextlib.contextmanager
+def writing(path, leftover=None):
+    """A write into the run folder that fails (a full disk, a folder gone read-only) as one
+    line naming ``path``, leaving no ``leftover`` (a partial file or folder) behind; what
+    was written before stays whole."""
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as e:
+        if leftover and os.path.isdir(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+        elif leftover and os.path.exists(leftover):
+            os.remove(leftover)
+        why = getattr(e, 'strerror', None) or getattr(e, 'message', None) or type(e).__name__
+        why = str(why).splitlines()[0][:100]
+        raise RunFolderError(f'cannot write {path} ({why}); make room (or make it writable) '
+                             'and run the same command to resume from the last checkpoint'
+                             ) from None
+
+
 def write_whole(path, text):
     """Writes ``path`` whole or not at all (a kill, or another worker reading meanwhile,
     never sees half a file)."""
-    with open(path + '.tmp', 'w') as f:
+    with writing(path, leftover=path + '.tmp'), open(path + '.tmp', 'w') as f:
         f.write(text)
     os.replace(path + '.tmp', path)
 
@@ -139,7 +158,8 @@ class RunFolder:
         shutil.rmtree(side, ignore_errors=True)  # what a kill left half-written
         os.makedirs(side)
         name = f'ckpt-{int(step)}'
-        checkpoint.write(os.path.join(side, name))
+        with writing(os.path.join(self.checkpoint_dir, name), leftover=side):
+            checkpoint.write(os.path.join(side, name))
         remove_checkpoint(os.path.join(self.checkpoint_dir, name))  # a damaged one, say
         written = sorted(os.listdir(side), key=lambda f: f.endswith('.index'))
         for f in written:
@@ -216,8 +236,9 @@ class RunFolder:
         does not draw a logged step again, so a torn picture would stay torn)."""
         os.makedirs(self.pictures_dir, exist_ok=True)
         path = os.path.join(self.pictures_dir, name + '.png')
-        image.save(path + '.tmp', format='PNG')
-        os.replace(path + '.tmp', path)
+        with writing(path, leftover=path + '.tmp'):
+            image.save(path + '.tmp', format='PNG')
+            os.replace(path + '.tmp', path)
 
     # ---- logs --------------------------------------------------------------------------
     def metrics_rows(self):
@@ -232,7 +253,7 @@ class RunFolder:
     def append_metrics(self, row):
         """Appends one MetricsRow."""
         new = not os.path.exists(self.metrics_path)
-        with open(self.metrics_path, 'a', newline='') as f:
+        with writing(self.metrics_path), open(self.metrics_path, 'a', newline='') as f:
             writer = csv.DictWriter(f, CSV_FIELDS)
             if new:
                 writer.writeheader()

@@ -181,3 +181,27 @@ def test_restore_names_the_checkpoint_it_read_not_the_newest_file(scenes, tmp_pa
     resumed = make_trainer(scenes, tmp_path)
     assert resumed.restore() == 4
     assert os.path.basename(resumed.state.restored_from) == 'ckpt-4'
+
+
+def test_a_checkpoint_a_full_disk_refuses_stops_in_one_line_and_keeps_the_last(
+        scenes, tmp_path, monkeypatch):
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.step.assign(4)
+    trainer.save()
+
+    def full_disk(self, file_prefix, options=None):
+        os.makedirs(os.path.dirname(file_prefix), exist_ok=True)
+        open(file_prefix + '.data-00000-of-00001', 'wb').write(b'half')  # what it got to
+        raise tf.errors.ResourceExhaustedError(None, None, 'No space left on device')
+
+    monkeypatch.setattr(tf.train.Checkpoint, 'write', full_disk)
+    trainer.step.assign(8)
+    with pytest.raises(RunFolderError) as error:
+        trainer.save()
+    assert str(error.value).startswith(f'cannot write {tmp_path}/checkpoints/ckpt-8 (No space '
+                                       'left on device); make room')
+    assert '\n' not in str(error.value)
+    assert sorted(os.listdir(tmp_path / 'checkpoints')) == [
+        'checkpoint', 'ckpt-4.data-00000-of-00001', 'ckpt-4.index']  # no partial files
+    monkeypatch.undo()
+    assert make_trainer(scenes, tmp_path).restore() == 4
