@@ -156,7 +156,8 @@ def prepare_run_dir(spec, run_dir, config, record=True):
     folder = RunFolder(run_dir)
     settings = run_settings(spec, config)
     try:
-        folder.check_settings(settings, ignore=() if record else DATA_ONLY)
+        folder.check_settings(settings, ignore=() if record else DATA_ONLY,
+                              first=tuple(spec.overrides))
     except RunFolderError as e:
         raise UsageError(str(e)) from None
     if record:

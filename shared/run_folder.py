@@ -59,12 +59,16 @@ def flat_settings(settings):
             **{k: v for k, v in settings.items() if k != 'config'}, **settings['config']}
 
 
-def settings_conflict(stored, wanted, ignore=()):
+def settings_conflict(stored, wanted, ignore=(), first=()):
     """The first setting (other than epochs and ``ignore``) in which two runs differ, as one
-    phrase, or None."""
+    phrase, or None. The model and the data set are named before all others, then the
+    settings in ``first`` (the flags the user gave), then the presets they imply."""
     old, new = flat_settings(stored), flat_settings(wanted)
     unsaid = [k for k in UNRECORDED_BEFORE if k not in stored]
-    for key, value in sorted(new.items(), key=lambda item: item[0] != 'model'):  # model first
+    order = ('model', 'dataset', *first)
+    ranked = sorted(new.items(), key=lambda item: order.index(item[0]) if item[0] in order
+                    else len(order))
+    for key, value in ranked:
         if key not in ('epochs', 'version', *ignore, *unsaid) and old.get(key) != value:
             return f'{key} {old.get(key)!r} there, {value!r} now'
     return None
@@ -199,7 +203,17 @@ class RunFolder:
                 raise RunFolderError(f'{self.settings_path} is not a run\'s settings '
                                      f'({problem}); restore it, or delete it to use the copy '
                                      'in the newest checkpoint')
+            copy = self._checkpoint_settings()
+            conflict = copy and settings_conflict(copy, settings)
+            if conflict:
+                raise RunFolderError(f'{self.settings_path} and the newest checkpoint\'s copy '
+                                     f'of the settings disagree ({conflict}); restore '
+                                     'settings.json, or delete it to use the copy')
             return settings
+        return self._checkpoint_settings()
+
+    def _checkpoint_settings(self):
+        """The settings copy of the newest checkpoint that has one, or None."""
         for path in reversed(self.checkpoints()):
             try:
                 settings = json.loads(tf.train.load_checkpoint(path).get_tensor(SETTINGS_KEY))
@@ -209,7 +223,7 @@ class RunFolder:
                 return settings
         return None
 
-    def check_settings(self, wanted, ignore=()):
+    def check_settings(self, wanted, ignore=(), first=()):
         """Refuses settings that differ from those of the run held here (from settings.json
         or, if that is gone, a checkpoint's copy); a run whose settings are lost entirely
         is refused too, since what it did can no longer be checked."""
@@ -220,7 +234,7 @@ class RunFolder:
             raise RunFolderError(f'{self.path} holds checkpoints but no settings.json, and '
                                  'its checkpoints are older than the copy they now keep; '
                                  'restore settings.json or pass another --run_dir')
-        conflict = settings_conflict(stored, wanted, ignore)
+        conflict = settings_conflict(stored, wanted, ignore, first)
         if conflict:
             raise RunFolderError(f'{self.path} holds a run with other settings ({conflict}); '
                                  'pass another --run_dir or the same flags')

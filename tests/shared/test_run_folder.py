@@ -205,3 +205,36 @@ def test_a_checkpoint_a_full_disk_refuses_stops_in_one_line_and_keeps_the_last(
         'checkpoint', 'ckpt-4.data-00000-of-00001', 'ckpt-4.index']  # no partial files
     monkeypatch.undo()
     assert make_trainer(scenes, tmp_path).restore() == 4
+
+
+def test_settings_json_that_disagrees_with_the_checkpoints_copy_is_refused(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.step.assign(4)
+    trainer.save()
+    folder = RunFolder(str(tmp_path))
+    folder.record_settings(SETTINGS)
+    assert folder.read_settings() == SETTINGS
+    edited = json.loads(json.dumps(SETTINGS))
+    edited['config']['overlap_rate'] = 5.0
+    folder.record_settings(edited)
+    with pytest.raises(RunFolderError, match=r"settings.json and the newest checkpoint's copy "
+                                             r'of the settings disagree \(overlap_rate'):
+        folder.read_settings()
+
+
+def test_a_refusal_names_the_data_set_and_the_flags_given_before_the_presets(scenes, tmp_path):
+    trainer = make_trainer(scenes, tmp_path)
+    trainer.step.assign(4)
+    trainer.save()
+    folder = RunFolder(str(tmp_path))
+    other = json.loads(json.dumps(SETTINGS))
+    other['dataset'] = 'mnist'
+    other['config']['scene_height'] = 40   # what another preset brings along
+    other['config']['lstm_units'] = 128    # a flag the user gave
+    with pytest.raises(RunFolderError, match="dataset 'sprites' there, 'mnist' now"):
+        folder.check_settings(other)
+    other['dataset'] = 'sprites'
+    with pytest.raises(RunFolderError, match='scene_height 50 there, 40 now'):
+        folder.check_settings(other)
+    with pytest.raises(RunFolderError, match='lstm_units 256 there, 128 now'):
+        folder.check_settings(other, first=('lstm_units',))
