@@ -2,6 +2,7 @@
 sample as its mode says."""
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import air_tf
 import supair_tf
 from datasets import DatasetError, digit_pool, load_dataset
 from datasets.core import NPZ_PREFIX
+from datasets.core import scene_counts as core_scene_counts
 from datasets.scenes import CANVAS
 from shared.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
 from shared.export import export_saved_model
@@ -165,15 +167,21 @@ def prepare_run_dir(spec, run_dir, config, record=True):
     return settings
 
 
-def check_writable(folder, flag):
-    """Fails now, not after training, if ``folder`` cannot be created and written."""
+def check_writable(folder, flag, keep=True):
+    """Fails now, not after training, if ``folder`` cannot be created and written; a folder
+    made only for the check goes again unless ``keep`` (an export folder appears when the
+    export is written, not as an empty one a failed start leaves)."""
     try:
+        made = not os.path.isdir(folder)
         os.makedirs(folder, exist_ok=True)
         # A probe of this process's own: the workers of a multi-worker run check the same
         # folder at the same moment, and one's probe must not be another's to remove.
         handle, probe = tempfile.mkstemp(prefix='.writable_', dir=folder)
         os.close(handle)
         os.remove(probe)
+        if made and not keep:
+            with contextlib.suppress(OSError):  # another worker's probe may be there now
+                os.rmdir(folder)
     except OSError as e:
         raise UsageError(f'cannot write to --{flag}={folder} ({e.strerror}); '
                          'pass a writable folder') from None
@@ -209,6 +217,9 @@ def run(spec):
 
 def run_locked(spec, run_dir, export_dir, task, chief):
     """``run``'s work, once the run folder is this process's."""
+    if chief:
+        clear_debris(run_dir)
+    refuse_early(spec, run_dir)
     train, test, config = load_data(spec, run_dir)
     settings = prepare_run_dir(spec, run_dir, config, record=spec.mode == 'train' and chief)
     waiting, strategy = start_strategy(spec, task, config)
@@ -241,8 +252,30 @@ def run_folders(spec):
     check_writable(run_dir, 'run_dir')
     export_dir = spec.export_dir or os.path.join(run_dir, 'saved_model')
     if spec.mode in ('train', 'export'):
-        check_writable(export_dir, 'export_dir')
+        check_writable(export_dir, 'export_dir', keep=False)
     return run_dir, export_dir
+
+
+def clear_debris(run_dir):
+    """What killed starts left in the run folder (this process holds its lock, so nothing
+    there is another's): half-made exports beside the SavedModel."""
+    for leftover in glob.glob(os.path.join(run_dir, '.export_*')):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def refuse_early(spec, run_dir):
+    """Compares the settings with the run folder's before any data set is built (the full
+    comparison follows once it is): a refused command costs no building. Built-in data
+    sets only (an .npz brings its shape with it)."""
+    stored = stored_settings(run_dir)
+    if stored is None or spec.dataset.startswith(NPZ_PREFIX):
+        return
+    size = spec.scene_size or CANVAS
+    shape = (size, size, 3 if spec.dataset == 'sprites_rgb' else 1)
+    counts = scene_counts(spec)
+    config = config_from_spec(spec, shape, stored, train_scenes=(
+        counts or core_scene_counts(spec.dataset))[0])
+    prepare_run_dir(spec, run_dir, config, record=False)
 
 
 def worker_task(spec):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.runs import ENV, ROOT, SMALL_FLAG, run_py
+from tests.runs import ENV, ROOT, SMALL_FLAG, copy_of, run_py
 
 
 @pytest.mark.parametrize('args, message', [
@@ -67,3 +67,16 @@ def test_helpshort_lists_the_flags():
     assert 'Traceback' not in result.stderr
     listed = set(re.findall(r'--(?:\[no\])?(\w+):', result.stdout))
     assert {'model', 'dataset', 'mode', 'epochs', 'seed', 'run_dir', 'version'} <= listed
+
+
+def test_a_refused_command_builds_no_data_and_leaves_no_debris(trained_run, tmp_path):
+    run_dir, flags = copy_of(trained_run, tmp_path)
+    os.makedirs(os.path.join(run_dir, '.export_killed'))        # a killed export's half
+    no_data, export_dir = tmp_path / 'no_data', tmp_path / 'export'
+    result = run_py(*flags, f'--data_dir={no_data}', SMALL_FLAG, '--seed=5', '--epochs=3',
+                    f'--export_dir={export_dir}', check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert 'seed 0 there, 5 now' in result.stderr
+    assert not glob.glob(str(no_data / '*.npz'))               # refused before building
+    assert not os.path.exists(export_dir)                      # no empty export folder
+    assert not os.path.exists(os.path.join(run_dir, '.export_killed'))
