@@ -1,9 +1,12 @@
 """load_dataset: the four benchmark sets and colour Sprites, built once and cached as .npz,
 or a user's own scenes from an .npz file (``npz:PATH``)."""
 
+import contextlib
 import dataclasses
+import glob
 import os
 import tempfile
+import time
 import zlib
 
 import numpy as np
@@ -79,6 +82,18 @@ def _cache_name(name, seed, mnist_paths, shape=None, sizes=None):
     if mnist_paths:  # the digits drawn depend on the pool the MNIST files hold
         key += '_pool' + '-'.join(str(os.path.getsize(mnist_paths[s])) for s in ('train', 'test'))
     return key + '.npz'
+
+
+STALE_PART_SECONDS = 3600  # a half-written cache this old is a killed build's, not a live one
+
+
+def _clear_stale_parts(data_dir):
+    """Removes what killed builds left (``*.npz.part``); a younger one may be another
+    process's build in progress, and stays."""
+    for part in glob.glob(os.path.join(data_dir, '*.npz.part')):
+        with contextlib.suppress(OSError):
+            if time.time() - os.path.getmtime(part) > STALE_PART_SECONDS:
+                os.remove(part)
 
 
 def _save_atomic(path, arrays):
@@ -178,6 +193,7 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
     mnist_paths = None
     if not name.startswith('sprites'):  # fail early, before any work, if digits are missing
         mnist_paths = mnist_image_paths(_resolve_mnist_dir(data_dir, mnist_dir), download)
+    _clear_stale_parts(data_dir)
     path = os.path.join(data_dir, _cache_name(name, seed, mnist_paths, shape, sizes))
     arrays = _read_cache(path, name, shape, sizes) if os.path.exists(path) else None
     if arrays is None:

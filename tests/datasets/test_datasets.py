@@ -1,5 +1,6 @@
 import math
 import os
+import time
 
 import numpy as np
 import pytest
@@ -344,3 +345,12 @@ def test_a_cache_whose_content_changed_is_built_again(tmp_path, capsys):
     again, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(80, 20))
     assert 'does not match the digest' in capsys.readouterr().out
     np.testing.assert_array_equal(again.images, train.images)
+
+
+def test_a_killed_builds_leftover_goes_and_a_live_one_stays(tmp_path):
+    old, live = tmp_path / 'tmpold.npz.part', tmp_path / 'tmplive.npz.part'
+    for part in (old, live):
+        part.write_bytes(b'half a cache')
+    os.utime(old, (time.time() - 2 * core.STALE_PART_SECONDS,) * 2)
+    load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(40, 10))
+    assert not old.exists() and live.exists()
