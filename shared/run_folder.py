@@ -86,8 +86,10 @@ def writing(path, leftover=None):
             shutil.rmtree(leftover, ignore_errors=True)
         elif leftover and os.path.exists(leftover):
             os.remove(leftover)
-        why = getattr(e, 'strerror', None) or getattr(e, 'message', None) or type(e).__name__
-        why = str(why).splitlines()[0][:100]
+        if isinstance(e, tf.errors.ResourceExhaustedError):
+            why = 'no space left on device'
+        else:
+            why = getattr(e, 'strerror', None) or type(e).__name__
         raise RunFolderError(f'cannot write {path} ({why}); make room (or make it writable) '
                              'and run the same command to resume from the last checkpoint'
                              ) from None

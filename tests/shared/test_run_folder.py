@@ -198,7 +198,7 @@ def test_a_checkpoint_a_full_disk_refuses_stops_in_one_line_and_keeps_the_last(
     trainer.step.assign(8)
     with pytest.raises(RunFolderError) as error:
         trainer.save()
-    assert str(error.value).startswith(f'cannot write {tmp_path}/checkpoints/ckpt-8 (No space '
+    assert str(error.value).startswith(f'cannot write {tmp_path}/checkpoints/ckpt-8 (no space '
                                        'left on device); make room')
     assert '\n' not in str(error.value)
     assert sorted(os.listdir(tmp_path / 'checkpoints')) == [
