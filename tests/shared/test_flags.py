@@ -18,7 +18,7 @@ def parsed(*argv):
 def test_only_the_preset_fields_the_command_line_sets_override_the_preset():
     spec = read_run_spec(parsed('--dataset=mnist', '--epochs=3', '--obj_var_range=0.2,0.3',
                                 '--seed=4'))
-    assert spec.overrides == {'epochs': 3, 'obj_var_range': ['0.2', '0.3']}
+    assert spec.overrides == {'epochs': 3, 'obj_var_range': ('0.2', '0.3')}
     assert set(spec.overrides) <= set(OVERRIDES)
     config = config_from_spec(spec, (50, 50, 1))
     assert (config.epochs, config.obj_var_range) == (3, (0.2, 0.3))
