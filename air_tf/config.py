@@ -8,11 +8,13 @@ Pyro's ``examples/air/main.py`` with ``-n 200000 -blr 0.1 --z-pres-prior 0.01
 import dataclasses
 import math
 
+from shared.config import SceneConfig
+
 DATA_ORDERS = ('fixed', 'shuffled')
 
 
 @dataclasses.dataclass(frozen=True)
-class AirConfig:
+class AirConfig(SceneConfig):
     """Every hyper-parameter of an AIR model and its training."""
     # Scene and objects
     scene_height: int = 50
@@ -47,18 +49,6 @@ class AirConfig:
     # Pyro's data plate scales every log-density by train_scenes / batch_size (run.py sets
     # it from the data set): the costs the baselines regress carry it, the scores do not.
     train_scenes: int = 60000
-
-    def replace(self, **overrides):
-        """A copy with some fields changed; unknown field names are refused."""
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f'unknown config fields: {", ".join(sorted(unknown))}')
-        return dataclasses.replace(self, **overrides)
-
-    @property
-    def scene_shape(self):
-        """``(H, W, C)`` of one scene."""
-        return (self.scene_height, self.scene_width, self.channels)
 
     @property
     def data_scale(self):

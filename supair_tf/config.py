@@ -3,11 +3,13 @@
 import dataclasses
 import math
 
+from shared.config import SceneConfig
+
 DATA_ORDERS = ('fixed', 'shuffled')
 
 
 @dataclasses.dataclass(frozen=True)
-class SupairConfig:
+class SupairConfig(SceneConfig):
     """Every hyper-parameter of a SuPAIR model and its training, the paper values as defaults."""
     # Scene and objects (paper section 3)
     scene_height: int = 50
@@ -40,18 +42,6 @@ class SupairConfig:
     # 'fixed': the stored order every epoch, as the authors' code trained; 'shuffled': a new
     # order each epoch, a function of (seed, epoch)
     data_order: str = 'fixed'
-
-    def replace(self, **overrides):
-        """A copy with some fields changed; unknown field names are refused."""
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f'unknown config fields: {", ".join(sorted(unknown))}')
-        return dataclasses.replace(self, **overrides)
-
-    @property
-    def scene_shape(self):
-        """``(H, W, C)`` of one scene."""
-        return (self.scene_height, self.scene_width, self.channels)
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
