@@ -48,7 +48,8 @@ class ModelKind(NamedTuple):
 MODELS = {
     'supair': ModelKind(supair_tf.PRESETS, supair_tf.config.NPZ_DEFAULT, supair_tf.Supair,
                         ('background_model', 'structure', 'lstm_units', 'overlap_rate',
-                         'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed')),
+                         'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed',
+                         'procedure', 'explore_floor', 'explore_steps')),
     'air': ModelKind(air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, ()),
 }
 

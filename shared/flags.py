@@ -85,6 +85,15 @@ flags.DEFINE_integer('threads', 0, 'TensorFlow threads per op (0: one per core)'
 flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (preset: 256)',
                      lower_bound=1)
 flags.DEFINE_float('overlap_rate', None, 'rate of the Gamma(1, rate) overlap penalty (120)')
+flags.DEFINE_enum('procedure', None, ['paper', 'explore'], 'SuPAIR\'s training procedure: '
+                  'paper (the authors\'); explore: q\'s presence probabilities kept at least '
+                  'a floor that falls from --explore_floor to 0 over --explore_steps steps '
+                  '(preset: paper)')
+flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
+                   'first step (0.3)', lower_bound=0.0, upper_bound=0.99)
+flags.DEFINE_integer('explore_steps', None, 'with --procedure=explore: steps over which the '
+                     'floor falls to 0 (468: two epochs of the paper\'s data sets)',
+                     lower_bound=0)
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
 
@@ -94,7 +103,8 @@ FLAGS = flags.FLAGS
 # Flag name -> config field, for the preset overrides.
 OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'structure',
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
-             'patch_size', 'structure_seed', 'data_order')
+             'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
+             'explore_steps')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,6 +6,10 @@ import math
 from shared.config import SceneConfig
 
 DATA_ORDERS = ('fixed', 'shuffled')
+# 'paper': the authors' training; 'explore': the same, but for the first explore_steps steps
+# every presence probability of q is at least a floor that falls linearly from
+# explore_floor to 0 (README, "Training procedure").
+PROCEDURES = ('paper', 'explore')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,9 @@ class SupairConfig(SceneConfig):
     # 'fixed': the stored order every epoch, as the authors' code trained; 'shuffled': a new
     # order each epoch, a function of (seed, epoch)
     data_order: str = 'fixed'
+    procedure: str = 'paper'
+    explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
+    explore_steps: int = 468        # and its fall to 0 (two epochs of 60,000 scenes at 256)
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
@@ -62,6 +69,11 @@ class SupairConfig(SceneConfig):
                 raise ValueError(f'{name} must satisfy 0 < min <= max, got {(lo, hi)}')
         if self.data_order not in DATA_ORDERS:
             raise ValueError(f"data_order must be 'fixed' or 'shuffled', got {self.data_order!r}")
+        if self.procedure not in PROCEDURES:
+            raise ValueError(f"procedure must be 'paper' or 'explore', got {self.procedure!r}")
+        if not (0 <= self.explore_floor < 1 and self.explore_steps >= 0):
+            raise ValueError('explore_floor must be in [0, 1) and explore_steps >= 0, got '
+                             f'{self.explore_floor} and {self.explore_steps}')
         if self.batch_size < 1 or self.epochs < 0 or self.lstm_units < 1:
             raise ValueError('batch_size and lstm_units must be positive and epochs >= 0, got '
                              f'{self.batch_size}, {self.lstm_units} and {self.epochs}')

@@ -57,6 +57,13 @@ class SceneTerms(NamedTuple):
     boxes: BoxTerms
 
 
+class TrainingDraw(NamedTuple):
+    """What training step ``step`` draws and depends on (``step_noise``)."""
+
+    where: tf.Tensor            # [b, k, 4] standard normal noise that samples z_where
+    presence_floor: tf.Tensor   # scalar: the least z_pres of q this step (0: the paper's q)
+
+
 class Supair(SceneGeneration, tf.Module):
     """The SuPAIR model and its inference network: the ELBO, its gradients, detection;
     scenes sampled and reconstructed (SceneGeneration).
@@ -144,7 +151,22 @@ class Supair(SceneGeneration, tf.Module):
                                            alg='philox')
         return noise[replica * batch:(replica + 1) * batch]
 
-    step_noise = where_noise  # a training step's randomness (shared.interface)
+    def presence_floor(self, step):
+        """The least presence probability q may give at training ``step``: under
+        ``procedure='explore'`` it falls linearly from ``explore_floor`` to 0 over
+        ``explore_steps`` steps, so that the second and third boxes keep learning where to
+        go while q would rather not use them; 0 under the paper's procedure."""
+        c = self.config
+        if c.procedure != 'explore' or c.explore_steps == 0:
+            return tf.constant(0.0)
+        left = 1.0 - tf.cast(step, tf.float32) / float(c.explore_steps)
+        return c.explore_floor * tf.maximum(left, 0.0)
+
+    def step_noise(self, batch, step, replica=0, replicas=1):
+        """Training step ``step``'s TrainingDraw (shared.interface): its z_where noise and
+        presence floor, both functions of (seed, step)."""
+        return TrainingDraw(self.where_noise(batch, step, replica, replicas),
+                            self.presence_floor(step))
 
     def scene_terms(self, images, noise=None, sample=True):
         """Everything the ELBO and the pictures need, for images ``[b, H, W, C]``.
@@ -197,10 +219,17 @@ class Supair(SceneGeneration, tf.Module):
         ll = self.background_spn(scenes, marginalized=tf.reshape(1.0 - masks, [-1, pixels]))
         return tf.reshape(ll, [-1, n])
 
-    def elbo_graph(self, images, noise=None):
-        """Per-image ELBO ``[b]`` as a graph function (eq. 9); ``noise`` as in scene_terms."""
+    def elbo_graph(self, images, noise=None, presence_floor=None):
+        """Per-image ELBO ``[b]`` as a graph function (eq. 9); ``noise`` as in scene_terms.
+
+        With ``presence_floor`` (a scalar f), of q with each z_pres raised to
+        f + (1 - f) z_pres: still a lower bound on log p(x), of a q that tries more objects.
+        """
         t = self.scene_terms(images, noise)
-        return enumerated_elbo(t.z_pres, t.boxes.object_ll + t.boxes.overlap_lp, t.boxes.bg_ll,
+        z_pres = t.z_pres
+        if presence_floor is not None:
+            z_pres = presence_floor + (1.0 - presence_floor) * z_pres
+        return enumerated_elbo(z_pres, t.boxes.object_ll + t.boxes.overlap_lp, t.boxes.bg_ll,
                                t.log_q_where, self.count_prior)
 
     def elbo(self, images):
@@ -235,13 +264,19 @@ class Supair(SceneGeneration, tf.Module):
     def loss_and_gradients_graph(self, images, noise, replicas=1):
         """The replica's share of the negative mean ELBO and its dense gradients, with
         respect to ``model_variables`` (``loss_and_gradients`` is this, compiled).
+        ``noise``: the step's TrainingDraw, or z_where noise alone (the paper's q).
 
         Under a tf.distribute strategy each replica gets its share of the global batch;
         the loss is the replica's part of the global mean, so that the all-reduced
         gradients equal those of one device on the whole batch.
         """
+        floor = None
+        if isinstance(noise, TrainingDraw):
+            noise, floor = noise.where, noise.presence_floor
+            # The paper's procedure keeps the authors' graph, not one that adds a zero.
+            floor = floor if self.config.procedure == 'explore' else None
         with tf.GradientTape() as tape:
-            elbo = self.elbo_graph(images, noise)
+            elbo = self.elbo_graph(images, noise, floor)
             loss = -tf.reduce_sum(elbo) / tf.cast(tf.shape(images)[0] * replicas, tf.float32)
         # Dense gradients: every SPN parameter is used, and sparse (gathered) ones would
         # take Adam's sparse path, whose all-reduce across replicas repeats indices.
