@@ -48,7 +48,7 @@ class SupairConfig(SceneConfig):
     data_order: str = 'fixed'
     procedure: str = 'paper'
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
-    explore_steps: int = 468        # and its fall to 0 (two epochs of 60,000 scenes at 256)
+    explore_steps: int = 468        # and its fall to 0 (two epochs of the MNIST sets at 256)
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""

@@ -28,6 +28,7 @@ def test_run_writes_metrics_checkpoints_pictures_and_settings(trained_run):
     # The authors' procedure: the stored data order, structures drawn from the run's seed.
     assert settings['config']['data_order'] == 'fixed'
     assert settings['config']['structure_seed'] == settings['seed'] == 0
+    assert settings['config']['procedure'] == 'paper'
     assert os.listdir(os.path.join(run_dir, 'tensorboard'))
 
 
@@ -50,20 +51,24 @@ def test_resuming_with_another_steps_per_epoch_is_refused_by_name(trained_run, s
 def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small_sprites,
                                                                            tmp_path):
     """Folders made when every seed shared structure 0 and data was reshuffled every epoch
-    (their settings.json has no data_order) resume with those choices, not today's
-    defaults; an explicit flag that differs is refused by name."""
+    (their settings.json has no data_order, nor a procedure) resume with those choices, not
+    today's defaults; an explicit flag that differs is refused by name."""
     common = [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={tmp_path}', '--batch_size=16',
               '--steps_per_epoch=4', '--evals_per_epoch=1', '--seed=1', '--test_scenes=32', PLAIN]
     run_py(*common, '--epochs=1', '--structure_seed=0', '--data_order=shuffled')
     path = tmp_path / 'settings.json'
     old = json.loads(path.read_text())
-    del old['config']['data_order']
+    for name in ('data_order', 'procedure', 'explore_floor', 'explore_steps'):
+        del old['config'][name]
     path.write_text(json.dumps(old))
     assert 'resuming from step 4 of 8' in run_py(*common, '--epochs=2').stdout
     config = json.loads(path.read_text())['config']
     assert (config['structure_seed'], config['data_order']) == (0, 'shuffled')
+    assert config['procedure'] == 'paper'   # the only procedure there was
     refused = run_py(*common, '--epochs=3', '--data_order=fixed', check=False)
     assert "data_order 'shuffled' there, 'fixed' now" in refused.stderr
+    refused = run_py(*common, '--epochs=3', '--procedure=explore', check=False)
+    assert "procedure 'paper' there, 'explore' now" in refused.stderr
 
 
 def test_an_eval_without_checkpoint_leaves_no_settings_behind(small_sprites, tmp_path):

@@ -1,10 +1,11 @@
 """The run spec: the flags read once, the only thing the code below run.py sees of them."""
 
 import copy
+import dataclasses
 
 from absl import flags
 
-from shared.app import config_from_spec
+from shared.app import MODELS, config_from_spec
 from shared.flags import OVERRIDES, read_run_spec
 
 
@@ -36,3 +37,24 @@ def test_a_spec_is_a_snapshot_that_later_flag_changes_do_not_reach():
     values.obj_var_range.append('1.0')
     assert spec.seed == 2
     assert tuple(spec.overrides['obj_var_range']) == ('0.1', '0.3')
+
+
+def test_every_preset_flag_sets_a_field_of_each_model_or_is_named_as_one_models_own():
+    """A flag one model's config lacks must be in that model's ``own_flags`` (so that giving
+    it to the other model is refused in one line, not silently dropped or a traceback)."""
+    for model, kind in MODELS.items():
+        fields = {f.name for f in dataclasses.fields(next(iter(kind.presets.values())))}
+        others = {name for m, k in MODELS.items() if m != model for name in k.own_flags}
+        for name in OVERRIDES:
+            assert name in fields or name in others, f'--{name} under --model={model}'
+            assert name not in kind.own_flags or name in fields, f'--{name} of {model}'
+
+
+def test_the_procedure_flags_reach_supairs_config():
+    spec = read_run_spec(parsed('--dataset=noisy_mnist', '--procedure=explore',
+                                '--explore_floor=0.2', '--explore_steps=300'))
+    config = config_from_spec(spec, (50, 50, 1))
+    assert (config.procedure, config.explore_floor, config.explore_steps) == \
+        ('explore', 0.2, 300)
+    assert config_from_spec(read_run_spec(parsed('--dataset=grid_mnist')),
+                            (50, 50, 1)).procedure == 'paper'

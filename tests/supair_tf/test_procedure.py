@@ -1,0 +1,116 @@
+"""The training procedures: the authors' (the paper's q), and 'explore' (q's presence
+probabilities held above a falling floor early on), which reads no count labels."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from datasets.core import SceneSet
+from shared.training import Trainer
+from supair_tf import PRESETS, Supair
+from supair_tf.elbo import count_posterior
+
+SMALL = PRESETS['mnist'].replace(scene_height=32, scene_width=32, batch_size=4)
+
+
+def scenes_with_digit_like_blobs(n=4):
+    rng = np.random.default_rng(3)
+    images = rng.uniform(0, 0.05, [n, 32, 32, 1]).astype(np.float32)
+    images[:, 4:14, 6:14] = 0.9
+    images[:, 18:28, 18:27] = 0.8
+    return images
+
+
+def test_the_floor_falls_linearly_to_zero_and_the_papers_procedure_has_none():
+    explore = Supair(SMALL.replace(procedure='explore', explore_floor=0.4, explore_steps=100),
+                     jit_compile=False)
+    floors = [float(explore.presence_floor(step)) for step in (0, 25, 50, 100, 101, 10_000)]
+    np.testing.assert_allclose(floors, [0.4, 0.3, 0.2, 0.0, 0.0, 0.0], atol=1e-7)
+    paper = Supair(SMALL, jit_compile=False)
+    assert float(paper.presence_floor(0)) == 0.0
+
+
+def test_the_papers_procedure_learns_from_the_authors_objective_whatever_the_draw_carries():
+    """A TrainingDraw with a floor changes nothing under procedure='paper': the loss and
+    every gradient equal those of the z_where noise alone, bit for bit."""
+    model = Supair(SMALL, seed=1, jit_compile=False)
+    images = tf.constant(scenes_with_digit_like_blobs())
+    draw = model.step_noise(4, 3)._replace(presence_floor=tf.constant(0.5))
+    loss, grads = model.loss_and_gradients(images, draw)
+    plain_loss, plain_grads = model.loss_and_gradients(images, draw.where)
+    assert loss.numpy() == plain_loss.numpy()
+    assert all(np.array_equal(a, b) for a, b in zip(grads, plain_grads, strict=True))
+
+
+def test_a_floor_is_the_elbo_of_q_with_raised_presence_and_no_more_than_its_best_count():
+    """With floor f the objective is eq. 9 of q'(z_pres) = f + (1 - f) z_pres: recomputed
+    here from q'(N = n) (paper eq. 1) and the per-count joints; and, an expectation over
+    q'(N), it is at most the best count's log p(x, z | n) - log q(z_where)."""
+    model = Supair(SMALL.replace(procedure='explore'), seed=2, jit_compile=False)
+    images = tf.constant(scenes_with_digit_like_blobs())
+    noise = model.where_noise(4, 0)
+    f = 0.3
+    floored = model.elbo_graph(images, noise, tf.constant(f)).numpy()
+    t = model.scene_terms(images, noise)
+    objects = np.cumsum(np.concatenate(
+        [np.zeros([4, 1]), (t.boxes.object_ll + t.boxes.overlap_lp).numpy()], 1), axis=1)
+    joint = objects + t.boxes.bg_ll.numpy() + model.count_prior.numpy()        # [b, k + 1]
+    z = f + (1 - f) * t.z_pres.numpy().astype(np.float64)
+    q = np.stack([np.prod(z[:, :n], 1) * (1 - z[:, n]) for n in range(3)] + [np.prod(z, 1)], 1)
+    assert np.all(q.min(1) > 0) and np.allclose(q.sum(1), 1)
+    by_hand = np.sum(q * (joint - np.log(q) - t.log_q_where.numpy()[:, None]), 1)
+    np.testing.assert_allclose(floored, by_hand, rtol=1e-5)
+    np.testing.assert_allclose(count_posterior(tf.constant(z, tf.float32)).numpy(), q,
+                               rtol=1e-5)
+    best = joint.max(1) - t.log_q_where.numpy()
+    assert np.all(floored <= best + 1e-3 * np.abs(best))
+
+
+def test_boxes_q_would_not_use_still_learn_under_the_floor():
+    """Where q says 'no object' (every z_pres near 0) the paper's objective gives the object
+    SPN almost no gradient: no box counts. Under the floor every box counts with weight
+    at least f^n, and the object SPN learns from it."""
+    images = tf.constant(scenes_with_digit_like_blobs())
+
+    def object_gradient(procedure):
+        model = Supair(SMALL.replace(procedure=procedure), seed=0, jit_compile=False)
+        bias = model.inference.trainable_variables[-1]     # the output layer's bias
+        bias.assign(tf.tensor_scatter_nd_update(bias, [[0]], [-30.0]))   # z_pres ~ 1e-13
+        z_pres = model.inference(images)[0].numpy()
+        assert z_pres.max() < 1e-10, 'the z_pres output is not the first of the bias'
+        _, grads = model.loss_and_gradients(images, model.step_noise(4, 0))
+        spn = {id(v) for v in model.object_spn.trainable_variables}
+        return np.sqrt(sum(float(tf.reduce_sum(g ** 2))
+                           for v, g in zip(model.model_variables, grads) if id(v) in spn))
+
+    paper, explore = object_gradient('paper'), object_gradient('explore')
+    assert paper < 1e-6 and explore > 1e-3
+
+
+def test_explore_trains_the_same_without_count_labels(tmp_path):
+    """The procedure reads images only: the same run on unlabelled scenes (counts and
+    boxes None) ends with the same parameters (reading counts would fail on None)."""
+    images = np.tile(scenes_with_digit_like_blobs(), [2, 1, 1, 1])
+    labelled = SceneSet(images, np.full(8, 2, np.int32), np.zeros([8, 2, 4], np.float32))
+    unlabelled = SceneSet(images, None, None)
+
+    def trained(train, folder):
+        model = Supair(SMALL.replace(procedure='explore', explore_steps=4), seed=0,
+                       jit_compile=False)
+        Trainer(model, train, labelled, str(tmp_path / folder), steps_per_epoch=2,
+                evals_per_epoch=1, verbose=0).fit(2)
+        return [v.numpy() for v in model.model_variables]
+
+    # To float32 rounding: without deterministic ops two runs differ now and then by that.
+    for a, b in zip(trained(labelled, 'a'), trained(unlabelled, 'b'), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize('bad, message', [
+    ({'procedure': 'anneal'}, "procedure must be 'paper' or 'explore'"),
+    ({'explore_floor': 1.0}, 'explore_floor must be in [0, 1)')])
+def test_a_bad_procedure_is_refused_by_name(bad, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SMALL.replace(**bad).validate()
