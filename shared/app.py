@@ -49,7 +49,7 @@ MODELS = {
     'supair': ModelKind(supair_tf.PRESETS, supair_tf.config.NPZ_DEFAULT, supair_tf.Supair,
                         ('background_model', 'structure', 'lstm_units', 'overlap_rate',
                          'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed',
-                         'procedure', 'explore_floor', 'explore_steps')),
+                         'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup')),
     'air': ModelKind(air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, ()),
 }
 

@@ -94,6 +94,9 @@ flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z
 flags.DEFINE_integer('explore_steps', None, 'with --procedure=explore: steps over which the '
                      'floor falls to 0 (468: two epochs of the paper\'s data sets)',
                      lower_bound=0)
+flags.DEFINE_integer('overlap_warmup', None, 'with --procedure=explore: steps over which '
+                     'the overlap term\'s log(rate) per object rises from 0 to its value (0)',
+                     lower_bound=0)
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
 
@@ -104,7 +107,7 @@ FLAGS = flags.FLAGS
 OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'structure',
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
-             'explore_steps')
+             'explore_steps', 'overlap_warmup')
 
 
 @dataclasses.dataclass(frozen=True)

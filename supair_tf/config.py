@@ -49,6 +49,8 @@ class SupairConfig(SceneConfig):
     procedure: str = 'paper'
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
     explore_steps: int = 468        # and its fall to 0 (two epochs of the MNIST sets at 256)
+    overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object
+    #                                 rises from 0 to its value (0: from the first step)
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
@@ -71,9 +73,10 @@ class SupairConfig(SceneConfig):
             raise ValueError(f"data_order must be 'fixed' or 'shuffled', got {self.data_order!r}")
         if self.procedure not in PROCEDURES:
             raise ValueError(f"procedure must be 'paper' or 'explore', got {self.procedure!r}")
-        if not (0 <= self.explore_floor < 1 and self.explore_steps >= 0):
-            raise ValueError('explore_floor must be in [0, 1) and explore_steps >= 0, got '
-                             f'{self.explore_floor} and {self.explore_steps}')
+        if not (0 <= self.explore_floor < 1 and min(self.explore_steps, self.overlap_warmup) >= 0):
+            raise ValueError('explore_floor must be in [0, 1), explore_steps and overlap_warmup '
+                             f'>= 0, got {self.explore_floor}, {self.explore_steps} and '
+                             f'{self.overlap_warmup}')
         if self.batch_size < 1 or self.epochs < 0 or self.lstm_units < 1:
             raise ValueError('batch_size and lstm_units must be positive and epochs >= 0, got '
                              f'{self.batch_size}, {self.lstm_units} and {self.epochs}')

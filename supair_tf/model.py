@@ -2,6 +2,7 @@
 detect objects, cut out patches, build the masks, score with the SPNs, sum over N.
 """
 
+import math
 from typing import NamedTuple
 
 import keras
@@ -29,6 +30,11 @@ def region_graph(config, height, width, splits, depth, step):
         return RegionGraph.poon_domingos(height, width, step=step, max_depth=2)
     return RegionGraph.random(height * width * config.channels, splits, depth,
                               seed=config.structure_seed)
+
+
+def ramp(step, steps):
+    """0 at step 0, rising linearly to 1 at ``steps`` (> 0), 1 after."""
+    return tf.minimum(tf.cast(step, tf.float32) / float(steps), 1.0)
 
 
 def per_channel(mask, channels):
@@ -62,6 +68,7 @@ class TrainingDraw(NamedTuple):
 
     where: tf.Tensor            # [b, k, 4] standard normal noise that samples z_where
     presence_floor: tf.Tensor   # scalar: the least z_pres of q this step (0: the paper's q)
+    bonus_share: tf.Tensor      # scalar: the share of log(overlap_rate) an object earns (1)
 
 
 class Supair(SceneGeneration, tf.Module):
@@ -159,14 +166,25 @@ class Supair(SceneGeneration, tf.Module):
         c = self.config
         if c.procedure != 'explore' or c.explore_steps == 0:
             return tf.constant(0.0)
-        left = 1.0 - tf.cast(step, tf.float32) / float(c.explore_steps)
-        return c.explore_floor * tf.maximum(left, 0.0)
+        return c.explore_floor * (1.0 - ramp(step, c.explore_steps))
+
+    def bonus_share(self, step):
+        """The share of the overlap term's constant log(overlap_rate) that each object
+        earns at training ``step``. The Gamma(1, rate) density at zero overlap is the rate,
+        so every object that overlaps none earns log 120 = 4.8 nats, more than the count
+        prior's 0.7 takes: two boxes on one object gain ~4 nats over one. Under
+        ``procedure='explore'`` the share rises linearly from 0 to 1 over
+        ``overlap_warmup`` steps; 1 (the paper's objective) otherwise."""
+        c = self.config
+        if c.procedure != 'explore' or c.overlap_warmup == 0:
+            return tf.constant(1.0)
+        return ramp(step, c.overlap_warmup)
 
     def step_noise(self, batch, step, replica=0, replicas=1):
         """Training step ``step``'s TrainingDraw (shared.interface): its z_where noise and
         presence floor, both functions of (seed, step)."""
         return TrainingDraw(self.where_noise(batch, step, replica, replicas),
-                            self.presence_floor(step))
+                            self.presence_floor(step), self.bonus_share(step))
 
     def scene_terms(self, images, noise=None, sample=True):
         """Everything the ELBO and the pictures need, for images ``[b, H, W, C]``.
@@ -219,18 +237,22 @@ class Supair(SceneGeneration, tf.Module):
         ll = self.background_spn(scenes, marginalized=tf.reshape(1.0 - masks, [-1, pixels]))
         return tf.reshape(ll, [-1, n])
 
-    def elbo_graph(self, images, noise=None, presence_floor=None):
+    def elbo_graph(self, images, noise=None, presence_floor=None, bonus_share=None):
         """Per-image ELBO ``[b]`` as a graph function (eq. 9); ``noise`` as in scene_terms.
 
         With ``presence_floor`` (a scalar f), of q with each z_pres raised to
         f + (1 - f) z_pres: still a lower bound on log p(x), of a q that tries more objects.
+        With ``bonus_share`` (s in [0, 1]), each object's overlap term loses (1 - s) log(rate):
+        a lower bound still, and looser.
         """
         t = self.scene_terms(images, noise)
-        z_pres = t.z_pres
+        z_pres, object_terms = t.z_pres, t.boxes.object_ll + t.boxes.overlap_lp
         if presence_floor is not None:
             z_pres = presence_floor + (1.0 - presence_floor) * z_pres
-        return enumerated_elbo(z_pres, t.boxes.object_ll + t.boxes.overlap_lp, t.boxes.bg_ll,
-                               t.log_q_where, self.count_prior)
+        if bonus_share is not None:
+            object_terms -= (1.0 - bonus_share) * math.log(self.config.overlap_rate)
+        return enumerated_elbo(z_pres, object_terms, t.boxes.bg_ll, t.log_q_where,
+                               self.count_prior)
 
     def elbo(self, images):
         """Per-image ELBO ``[b]`` (one sample of z_where, N summed exactly)."""
@@ -270,13 +292,14 @@ class Supair(SceneGeneration, tf.Module):
         the loss is the replica's part of the global mean, so that the all-reduced
         gradients equal those of one device on the whole batch.
         """
-        floor = None
+        warm_up = (None, None)
         if isinstance(noise, TrainingDraw):
-            noise, floor = noise.where, noise.presence_floor
             # The paper's procedure keeps the authors' graph, not one that adds a zero.
-            floor = floor if self.config.procedure == 'explore' else None
+            if self.config.procedure == 'explore':
+                warm_up = (noise.presence_floor, noise.bonus_share)
+            noise = noise.where
         with tf.GradientTape() as tape:
-            elbo = self.elbo_graph(images, noise, floor)
+            elbo = self.elbo_graph(images, noise, *warm_up)
             loss = -tf.reduce_sum(elbo) / tf.cast(tf.shape(images)[0] * replicas, tf.float32)
         # Dense gradients: every SPN parameter is used, and sparse (gathered) ones would
         # take Adam's sparse path, whose all-reduce across replicas repeats indices.

@@ -58,7 +58,7 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
     run_py(*common, '--epochs=1', '--structure_seed=0', '--data_order=shuffled')
     path = tmp_path / 'settings.json'
     old = json.loads(path.read_text())
-    for name in ('data_order', 'procedure', 'explore_floor', 'explore_steps'):
+    for name in ('data_order', 'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup'):
         del old['config'][name]
     path.write_text(json.dumps(old))
     assert 'resuming from step 4 of 8' in run_py(*common, '--epochs=2').stdout

@@ -68,6 +68,24 @@ def test_a_floor_is_the_elbo_of_q_with_raised_presence_and_no_more_than_its_best
     assert np.all(floored <= best + 1e-3 * np.abs(best))
 
 
+def test_without_the_overlap_bonus_each_expected_object_costs_log_rate():
+    """The Gamma(1, rate) overlap term earns log(rate) per object at zero overlap; with
+    share s of it the ELBO is the paper's minus (1 - s) log(rate) E_q[N]."""
+    model = Supair(SMALL.replace(procedure='explore'), seed=4, jit_compile=False)
+    images = tf.constant(scenes_with_digit_like_blobs())
+    noise = model.where_noise(4, 0)
+    paper = model.elbo_graph(images, noise).numpy()
+    shared = model.elbo_graph(images, noise, bonus_share=tf.constant(0.25)).numpy()
+    z_pres = model.scene_terms(images, noise).z_pres
+    expected_count = np.sum(count_posterior(z_pres).numpy() * np.arange(4), axis=1)
+    np.testing.assert_allclose(paper - shared, 0.75 * np.log(120.0) * expected_count,
+                               rtol=1e-3)
+    share = Supair(SMALL.replace(procedure='explore', overlap_warmup=200), jit_compile=False)
+    np.testing.assert_allclose([float(share.bonus_share(t)) for t in (0, 50, 200, 900)],
+                               [0.0, 0.25, 1.0, 1.0])
+    assert float(Supair(SMALL, jit_compile=False).bonus_share(0)) == 1.0
+
+
 def test_boxes_q_would_not_use_still_learn_under_the_floor():
     """Where q says 'no object' (every z_pres near 0) the paper's objective gives the object
     SPN almost no gradient: no box counts. Under the floor every box counts with weight
@@ -83,7 +101,8 @@ def test_boxes_q_would_not_use_still_learn_under_the_floor():
         _, grads = model.loss_and_gradients(images, model.step_noise(4, 0))
         spn = {id(v) for v in model.object_spn.trainable_variables}
         return np.sqrt(sum(float(tf.reduce_sum(g ** 2))
-                           for v, g in zip(model.model_variables, grads) if id(v) in spn))
+                           for v, g in zip(model.model_variables, grads, strict=True)
+                               if id(v) in spn))
 
     paper, explore = object_gradient('paper'), object_gradient('explore')
     assert paper < 1e-6 and explore > 1e-3
