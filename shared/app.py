@@ -49,7 +49,8 @@ MODELS = {
     'supair': ModelKind(supair_tf.PRESETS, supair_tf.config.NPZ_DEFAULT, supair_tf.Supair,
                         ('background_model', 'structure', 'lstm_units', 'overlap_rate',
                          'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed',
-                         'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup')),
+                         'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup',
+                         'explore_min_scale')),
     'air': ModelKind(air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, ()),
 }
 

@@ -51,6 +51,8 @@ class SupairConfig(SceneConfig):
     explore_steps: int = 468        # and its fall to 0 (two epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object
     #                                 rises from 0 to its value (0: from the first step)
+    explore_min_scale: float = 0.0  # explore: the least box width at step 0, falling to
+    #                                 min_obj_scale over explore_steps (0: min_obj_scale)
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
@@ -77,6 +79,10 @@ class SupairConfig(SceneConfig):
             raise ValueError('explore_floor must be in [0, 1), explore_steps and overlap_warmup '
                              f'>= 0, got {self.explore_floor}, {self.explore_steps} and '
                              f'{self.overlap_warmup}')
+        if self.explore_min_scale and not (
+                self.min_obj_scale <= self.explore_min_scale <= self.max_obj_scale):
+            raise ValueError('explore_min_scale must be 0 or within min_obj_scale and '
+                             f'max_obj_scale, got {self.explore_min_scale}')
         if self.batch_size < 1 or self.epochs < 0 or self.lstm_units < 1:
             raise ValueError('batch_size and lstm_units must be positive and epochs >= 0, got '
                              f'{self.batch_size}, {self.lstm_units} and {self.epochs}')

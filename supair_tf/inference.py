@@ -83,14 +83,16 @@ class InferenceNet(keras.layers.Layer):
         self.hidden = keras.layers.Dense(50, activation='sigmoid', bias_initializer=bias)
         self.head = keras.layers.Dense(9, bias_initializer=bias)
 
-    def call(self, images):
-        """z_pres ``[b, steps]`` and the mean and std of q(z_where) ``[b, steps, 4]``."""
+    def call(self, images, min_scale=None):
+        """z_pres ``[b, steps]`` and the mean and std of q(z_where) ``[b, steps, 4]``;
+        ``min_scale`` (a scalar) in place of the config's least box width, if given."""
         c = self.config
         flat = tf.reshape(images, [tf.shape(images)[0], int(np.prod(c.scene_shape))])
         out = self.head(self.hidden(self.lstm(flat)))                      # [b, steps, 9]
         z_pres = tf.sigmoid(out[..., 0])
         m = tf.sigmoid(out[..., 1:5])
-        sx = c.min_obj_scale + (c.max_obj_scale - c.min_obj_scale) * m[..., 0]
+        least = c.min_obj_scale if min_scale is None else min_scale
+        sx = least + (c.max_obj_scale - least) * m[..., 0]
         aspect = c.min_aspect + (c.max_aspect - c.min_aspect) * m[..., 1]
         corner = m[..., 2:4] * tf.constant([0.9 * c.scene_width, 0.9 * c.scene_height])
         mean = tf.concat([tf.stack([sx, sx * aspect], -1), corner], -1)

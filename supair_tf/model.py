@@ -69,6 +69,7 @@ class TrainingDraw(NamedTuple):
     where: tf.Tensor            # [b, k, 4] standard normal noise that samples z_where
     presence_floor: tf.Tensor   # scalar: the least z_pres of q this step (0: the paper's q)
     bonus_share: tf.Tensor      # scalar: the share of log(overlap_rate) an object earns (1)
+    min_scale: tf.Tensor        # scalar: the least box width / A this step (min_obj_scale)
 
 
 class Supair(SceneGeneration, tf.Module):
@@ -180,20 +181,33 @@ class Supair(SceneGeneration, tf.Module):
             return tf.constant(1.0)
         return ramp(step, c.overlap_warmup)
 
+    def min_scale(self, step):
+        """The least box width (relative to A) at training ``step``: under
+        ``procedure='explore'`` with ``explore_min_scale`` set, it falls linearly from that
+        to ``min_obj_scale`` over ``explore_steps``, so that the object SPN first learns
+        whole objects, not the fragments that tiny boxes see; ``min_obj_scale`` otherwise."""
+        c = self.config
+        if c.procedure != 'explore' or c.explore_steps == 0 or not c.explore_min_scale:
+            return tf.constant(c.min_obj_scale)
+        return c.explore_min_scale + (c.min_obj_scale - c.explore_min_scale) * ramp(
+            step, c.explore_steps)
+
     def step_noise(self, batch, step, replica=0, replicas=1):
         """Training step ``step``'s TrainingDraw (shared.interface): its z_where noise and
-        presence floor, both functions of (seed, step)."""
+        warm-up values, all functions of (seed, step)."""
         return TrainingDraw(self.where_noise(batch, step, replica, replicas),
-                            self.presence_floor(step), self.bonus_share(step))
+                            self.presence_floor(step), self.bonus_share(step),
+                            self.min_scale(step))
 
-    def scene_terms(self, images, noise=None, sample=True):
+    def scene_terms(self, images, noise=None, sample=True, min_scale=None):
         """Everything the ELBO and the pictures need, for images ``[b, H, W, C]``.
 
         ``noise`` (default: drawn for step -1) samples z_where by reparameterisation;
-        with ``sample=False`` z_where is the mean of q.
+        with ``sample=False`` z_where is the mean of q. ``min_scale``: the least box width
+        (default: the config's).
         """
         b = tf.shape(images)[0]
-        z_pres, where_mean, where_std = self.inference(images)
+        z_pres, where_mean, where_std = self.inference(images, min_scale=min_scale)
         q_where = tfd.Normal(where_mean, where_std)
         if noise is None:
             noise = self.where_noise(b, -1)
@@ -237,15 +251,16 @@ class Supair(SceneGeneration, tf.Module):
         ll = self.background_spn(scenes, marginalized=tf.reshape(1.0 - masks, [-1, pixels]))
         return tf.reshape(ll, [-1, n])
 
-    def elbo_graph(self, images, noise=None, presence_floor=None, bonus_share=None):
+    def elbo_graph(self, images, noise=None, presence_floor=None, bonus_share=None,
+                   min_scale=None):
         """Per-image ELBO ``[b]`` as a graph function (eq. 9); ``noise`` as in scene_terms.
 
         With ``presence_floor`` (a scalar f), of q with each z_pres raised to
         f + (1 - f) z_pres: still a lower bound on log p(x), of a q that tries more objects.
         With ``bonus_share`` (s in [0, 1]), each object's overlap term loses (1 - s) log(rate):
-        a lower bound still, and looser.
+        a lower bound still, and looser. ``min_scale``: as in scene_terms.
         """
-        t = self.scene_terms(images, noise)
+        t = self.scene_terms(images, noise, min_scale=min_scale)
         z_pres, object_terms = t.z_pres, t.boxes.object_ll + t.boxes.overlap_lp
         if presence_floor is not None:
             z_pres = presence_floor + (1.0 - presence_floor) * z_pres
@@ -292,11 +307,11 @@ class Supair(SceneGeneration, tf.Module):
         the loss is the replica's part of the global mean, so that the all-reduced
         gradients equal those of one device on the whole batch.
         """
-        warm_up = (None, None)
+        warm_up = ()
         if isinstance(noise, TrainingDraw):
             # The paper's procedure keeps the authors' graph, not one that adds a zero.
             if self.config.procedure == 'explore':
-                warm_up = (noise.presence_floor, noise.bonus_share)
+                warm_up = (noise.presence_floor, noise.bonus_share, noise.min_scale)
             noise = noise.where
         with tf.GradientTape() as tape:
             elbo = self.elbo_graph(images, noise, *warm_up)

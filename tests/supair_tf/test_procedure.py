@@ -86,6 +86,23 @@ def test_without_the_overlap_bonus_each_expected_object_costs_log_rate():
     assert float(Supair(SMALL, jit_compile=False).bonus_share(0)) == 1.0
 
 
+def test_early_boxes_are_at_least_the_warm_ups_width_and_later_ones_the_presets():
+    config = SMALL.replace(procedure='explore', explore_min_scale=0.6, explore_steps=100)
+    model = Supair(config, seed=5, jit_compile=False)
+    images = tf.constant(scenes_with_digit_like_blobs())
+    widths = {}
+    for step in (0, 50, 100):
+        draw = model.step_noise(4, step)
+        widths[step] = model.scene_terms(images, sample=False,
+                                         min_scale=draw.min_scale).z_where[..., 0].numpy()
+    assert widths[0].min() >= 0.6 - 1e-6 and widths[50].min() >= 0.45 - 1e-6
+    # the same network output m maps to least + (max - least) m: at step 100, the preset's
+    np.testing.assert_allclose(widths[100], model.scene_terms(images, sample=False)
+                               .z_where[..., 0].numpy(), rtol=1e-6)
+    assert widths[100].min() < 0.6 and np.all(widths[0] > widths[100])
+    assert float(Supair(SMALL, jit_compile=False).min_scale(0)) == pytest.approx(0.3)
+
+
 def test_boxes_q_would_not_use_still_learn_under_the_floor():
     """Where q says 'no object' (every z_pres near 0) the paper's objective gives the object
     SPN almost no gradient: no box counts. Under the floor every box counts with weight
