@@ -59,21 +59,22 @@ def main(_):
             if n == 0:
                 continue
             rows.append((true[start + i], n, obj[i, n - 1], overlap[i, n - 1],
-                         bg[i, n] - bg[i, n - 1], t.boxes.overlap[i, n - 1]))
+                         bg[i, n] - bg[i, n - 1], t.boxes.overlap[i, n - 1],
+                         t.z_where[i, n - 1, 0]))
     rows = np.array(rows, dtype=np.float64)
     prior = -model.config.count_decay
     print(f'{FLAGS.run_dir} at {os.path.basename(path)}; the last box of n found objects: '
           'what n scores above n - 1 (nats per scene, means)')
     print('true found scenes | object term | overlap log-prior | background gain | count prior '
-          '| total | occluded share')
+          '| total | occluded share | box width / A')
     for t_count in sorted(set(rows[:, 0])):
         for n in sorted(set(rows[rows[:, 0] == t_count, 1])):
             sel = rows[(rows[:, 0] == t_count) & (rows[:, 1] == n)]
             if len(sel) < 10:
                 continue
-            o, lp, g, share = sel[:, 2].mean(), sel[:, 3].mean(), sel[:, 4].mean(), sel[:, 5].mean()
+            o, lp, g, share, width = sel[:, 2:].mean(axis=0)
             print(f'{int(t_count)} {int(n)} {len(sel):6d} | {o:9.1f} | {lp:8.2f} | {g:9.1f} | '
-                  f'{prior:5.2f} | {o + lp + g + prior:8.1f} | {share:.3f}')
+                  f'{prior:5.2f} | {o + lp + g + prior:8.1f} | {share:.3f} | {width:.2f}')
 
 
 if __name__ == '__main__':
