@@ -87,8 +87,8 @@ flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (prese
 flags.DEFINE_float('overlap_rate', None, 'rate of the Gamma(1, rate) overlap penalty (120)')
 flags.DEFINE_enum('procedure', None, ['paper', 'explore'], 'SuPAIR\'s training procedure: '
                   'paper (the authors\'); explore: q\'s presence probabilities kept at least '
-                  'a floor that falls from --explore_floor to 0 over --explore_steps steps '
-                  '(preset: paper)')
+                  'a floor that falls from --explore_floor to 0, and boxes at least '
+                  '--explore_min_scale wide, over --explore_steps steps (preset: paper)')
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
                    'first step (0.3)', lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_integer('explore_steps', None, 'with --procedure=explore: steps over which the '
@@ -99,7 +99,7 @@ flags.DEFINE_integer('overlap_warmup', None, 'with --procedure=explore: steps ov
                      lower_bound=0)
 flags.DEFINE_float('explore_min_scale', None, 'with --procedure=explore: the least box '
                    'width (relative to the patch) at the first step, falling to the preset\'s '
-                   '0.3 over --explore_steps (0: 0.3 throughout)', lower_bound=0.0)
+                   '0.3 over --explore_steps (0.55; 0: 0.3 throughout)', lower_bound=0.0)
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
 

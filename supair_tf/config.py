@@ -8,7 +8,8 @@ from shared.config import SceneConfig
 DATA_ORDERS = ('fixed', 'shuffled')
 # 'paper': the authors' training; 'explore': the same, but for the first explore_steps steps
 # every presence probability of q is at least a floor that falls linearly from
-# explore_floor to 0 (README, "Training procedure").
+# explore_floor to 0, and every box at least explore_min_scale wide, falling to
+# min_obj_scale (docs/procedure_study.md).
 PROCEDURES = ('paper', 'explore')
 
 
@@ -51,8 +52,8 @@ class SupairConfig(SceneConfig):
     explore_steps: int = 468        # and its fall to 0 (two epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object
     #                                 rises from 0 to its value (0: from the first step)
-    explore_min_scale: float = 0.0  # explore: the least box width at step 0, falling to
-    #                                 min_obj_scale over explore_steps (0: min_obj_scale)
+    explore_min_scale: float = 0.55  # explore: the least box width at step 0, falling to
+    #                                  min_obj_scale over explore_steps (0: min_obj_scale)
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
