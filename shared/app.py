@@ -55,8 +55,11 @@ MODELS = {
 }
 
 
-# Choices whose default depends on the run: a run folder's stored value, else these.
-INHERITED = ('structure_seed', 'data_order')
+# Choices whose default depends on the run: a run folder's stored value, else these. (The
+# explore procedure's settings: a folder keeps those it was made with when their defaults
+# change, and a paper-procedure folder, which never reads them, keeps resuming.)
+INHERITED = ('structure_seed', 'data_order', 'explore_floor', 'explore_steps', 'overlap_warmup',
+             'explore_min_scale')
 
 
 def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):

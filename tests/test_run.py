@@ -55,7 +55,9 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
     today's defaults; an explicit flag that differs is refused by name."""
     common = [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={tmp_path}', '--batch_size=16',
               '--steps_per_epoch=4', '--evals_per_epoch=1', '--seed=1', '--test_scenes=32', PLAIN]
-    run_py(*common, '--epochs=1', '--structure_seed=0', '--data_order=shuffled')
+    # (--explore_min_scale=0: a paper-procedure folder that recorded another default of it)
+    run_py(*common, '--epochs=1', '--structure_seed=0', '--data_order=shuffled',
+           '--explore_min_scale=0')
     path = tmp_path / 'settings.json'
     old = json.loads(path.read_text())
     for name in ('data_order', 'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup'):
@@ -65,6 +67,7 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
     config = json.loads(path.read_text())['config']
     assert (config['structure_seed'], config['data_order']) == (0, 'shuffled')
     assert config['procedure'] == 'paper'   # the only procedure there was
+    assert config['explore_min_scale'] == 0.0
     refused = run_py(*common, '--epochs=3', '--data_order=fixed', check=False)
     assert "data_order 'shuffled' there, 'fixed' now" in refused.stderr
     refused = run_py(*common, '--epochs=3', '--procedure=explore', check=False)
