@@ -49,7 +49,7 @@ class SupairConfig(SceneConfig):
     data_order: str = 'fixed'
     procedure: str = 'paper'
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
-    explore_steps: int = 468        # and its fall to 0 (two epochs of the MNIST sets at 256)
+    explore_steps: int = 936        # and its fall to 0 (four epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object
     #                                 rises from 0 to its value (0: from the first step)
     explore_min_scale: float = 0.55  # explore: the least box width at step 0, falling to
