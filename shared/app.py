@@ -50,7 +50,7 @@ MODELS = {
                         ('background_model', 'structure', 'lstm_units', 'overlap_rate',
                          'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed',
                          'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup',
-                         'explore_min_scale')),
+                         'explore_min_scale', 'explore_spread')),
     'air': ModelKind(air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, ()),
 }
 
@@ -59,7 +59,7 @@ MODELS = {
 # explore procedure's settings: a folder keeps those it was made with when their defaults
 # change, and a paper-procedure folder, which never reads them, keeps resuming.)
 INHERITED = ('structure_seed', 'data_order', 'explore_floor', 'explore_steps', 'overlap_warmup',
-             'explore_min_scale')
+             'explore_min_scale', 'explore_spread')
 
 
 def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):

@@ -100,6 +100,9 @@ flags.DEFINE_integer('overlap_warmup', None, 'with --procedure=explore: steps ov
 flags.DEFINE_float('explore_min_scale', None, 'with --procedure=explore: the least box '
                    'width (relative to the patch) at the first step, falling to the preset\'s '
                    '0.3 over --explore_steps (0.55; 0: 0.3 throughout)', lower_bound=0.0)
+flags.DEFINE_float('explore_spread', None, 'with --procedure=explore: pixels added to the std '
+                   'of q\'s box position at the first step, falling to 0 over --explore_steps '
+                   '(0)', lower_bound=0.0)
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
 
@@ -110,7 +113,8 @@ FLAGS = flags.FLAGS
 OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'structure',
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
-             'explore_steps', 'overlap_warmup', 'explore_min_scale')
+             'explore_steps', 'overlap_warmup', 'explore_min_scale',
+             'explore_spread')
 
 
 @dataclasses.dataclass(frozen=True)

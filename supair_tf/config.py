@@ -54,6 +54,7 @@ class SupairConfig(SceneConfig):
     #                                 rises from 0 to its value (0: from the first step)
     explore_min_scale: float = 0.55  # explore: the least box width at step 0, falling to
     #                                  min_obj_scale over explore_steps (0: min_obj_scale)
+    explore_spread: float = 0.0     # explore: pixels added to q's box-position std at step 0
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
@@ -80,6 +81,8 @@ class SupairConfig(SceneConfig):
             raise ValueError('explore_floor must be in [0, 1), explore_steps and overlap_warmup '
                              f'>= 0, got {self.explore_floor}, {self.explore_steps} and '
                              f'{self.overlap_warmup}')
+        if not (math.isfinite(self.explore_spread) and self.explore_spread >= 0):
+            raise ValueError(f'explore_spread must be >= 0, got {self.explore_spread}')
         if self.explore_min_scale and not (
                 self.min_obj_scale <= self.explore_min_scale <= self.max_obj_scale):
             raise ValueError('explore_min_scale must be 0 or within min_obj_scale and '

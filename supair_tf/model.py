@@ -70,6 +70,7 @@ class TrainingDraw(NamedTuple):
     presence_floor: tf.Tensor   # scalar: the least z_pres of q this step (0: the paper's q)
     bonus_share: tf.Tensor      # scalar: the share of log(overlap_rate) an object earns (1)
     min_scale: tf.Tensor        # scalar: the least box width / A this step (min_obj_scale)
+    spread: tf.Tensor           # scalar: pixels added to q's std of the box position (0)
 
 
 class Supair(SceneGeneration, tf.Module):
@@ -192,22 +193,34 @@ class Supair(SceneGeneration, tf.Module):
         return c.explore_min_scale + (c.min_obj_scale - c.explore_min_scale) * ramp(
             step, c.explore_steps)
 
+    def spread(self, step):
+        """Pixels added to the std of q's box position at training ``step``: under
+        ``procedure='explore'`` it falls linearly from ``explore_spread`` to 0 over
+        ``explore_steps``, so that a box q does not yet use samples places away from where
+        it sits (q's own std is at most 0.3 pixels) and learns where another object is."""
+        c = self.config
+        if c.procedure != 'explore' or c.explore_steps == 0 or not c.explore_spread:
+            return tf.constant(0.0)
+        return c.explore_spread * (1.0 - ramp(step, c.explore_steps))
+
     def step_noise(self, batch, step, replica=0, replicas=1):
         """Training step ``step``'s TrainingDraw (shared.interface): its z_where noise and
         warm-up values, all functions of (seed, step)."""
         return TrainingDraw(self.where_noise(batch, step, replica, replicas),
                             self.presence_floor(step), self.bonus_share(step),
-                            self.min_scale(step))
+                            self.min_scale(step), self.spread(step))
 
-    def scene_terms(self, images, noise=None, sample=True, min_scale=None):
+    def scene_terms(self, images, noise=None, sample=True, min_scale=None, spread=None):
         """Everything the ELBO and the pictures need, for images ``[b, H, W, C]``.
 
         ``noise`` (default: drawn for step -1) samples z_where by reparameterisation;
         with ``sample=False`` z_where is the mean of q. ``min_scale``: the least box width
-        (default: the config's).
+        (default: the config's); ``spread``: pixels added to the std of the box position.
         """
         b = tf.shape(images)[0]
         z_pres, where_mean, where_std = self.inference(images, min_scale=min_scale)
+        if spread is not None:
+            where_std += spread * tf.constant([0.0, 0.0, 1.0, 1.0])
         q_where = tfd.Normal(where_mean, where_std)
         if noise is None:
             noise = self.where_noise(b, -1)
@@ -252,15 +265,15 @@ class Supair(SceneGeneration, tf.Module):
         return tf.reshape(ll, [-1, n])
 
     def elbo_graph(self, images, noise=None, presence_floor=None, bonus_share=None,
-                   min_scale=None):
+                   min_scale=None, spread=None):
         """Per-image ELBO ``[b]`` as a graph function (eq. 9); ``noise`` as in scene_terms.
 
         With ``presence_floor`` (a scalar f), of q with each z_pres raised to
         f + (1 - f) z_pres: still a lower bound on log p(x), of a q that tries more objects.
         With ``bonus_share`` (s in [0, 1]), each object's overlap term loses (1 - s) log(rate):
-        a lower bound still, and looser. ``min_scale``: as in scene_terms.
+        a lower bound still, and looser. ``min_scale``, ``spread``: as in scene_terms.
         """
-        t = self.scene_terms(images, noise, min_scale=min_scale)
+        t = self.scene_terms(images, noise, min_scale=min_scale, spread=spread)
         z_pres, object_terms = t.z_pres, t.boxes.object_ll + t.boxes.overlap_lp
         if presence_floor is not None:
             z_pres = presence_floor + (1.0 - presence_floor) * z_pres
@@ -311,7 +324,8 @@ class Supair(SceneGeneration, tf.Module):
         if isinstance(noise, TrainingDraw):
             # The paper's procedure keeps the authors' graph, not one that adds a zero.
             if self.config.procedure == 'explore':
-                warm_up = (noise.presence_floor, noise.bonus_share, noise.min_scale)
+                warm_up = (noise.presence_floor, noise.bonus_share, noise.min_scale,
+                           noise.spread)
             noise = noise.where
         with tf.GradientTape() as tape:
             elbo = self.elbo_graph(images, noise, *warm_up)
