@@ -103,6 +103,23 @@ def test_early_boxes_are_at_least_the_warm_ups_width_and_later_ones_the_presets(
     assert float(Supair(SMALL, jit_compile=False).min_scale(0)) == pytest.approx(0.3)
 
 
+def test_the_spread_widens_q_of_the_box_position_only_and_is_scored_as_sampled():
+    """z_where = mean + (std + spread [0, 0, 1, 1]) noise, and log q(z_where) is that
+    Gaussian's density of the sample; widths keep q's own std."""
+    model = Supair(SMALL.replace(procedure='explore', explore_spread=5.0, explore_steps=10),
+                   seed=6, jit_compile=False)
+    images = tf.constant(scenes_with_digit_like_blobs())
+    draw = model.step_noise(4, 0)
+    assert float(draw.spread) == 5.0 and float(model.spread(10)) == 0.0
+    t = model.scene_terms(images, draw.where, spread=draw.spread)
+    _, mean, std = (x.numpy() for x in model.inference(images))
+    noise = draw.where.numpy()
+    wide = std + np.array([0, 0, 5.0, 5.0])
+    np.testing.assert_allclose(t.z_where.numpy(), mean + wide * noise, rtol=1e-5, atol=1e-4)
+    log_q = np.sum(-0.5 * noise ** 2 - np.log(wide) - 0.5 * np.log(2 * np.pi), axis=(1, 2))
+    np.testing.assert_allclose(t.log_q_where.numpy(), log_q, rtol=1e-4)
+
+
 def test_boxes_q_would_not_use_still_learn_under_the_floor():
     """Where q says 'no object' (every z_pres near 0) the paper's objective gives the object
     SPN almost no gradient: no box counts. Under the floor every box counts with weight
