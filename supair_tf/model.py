@@ -194,10 +194,12 @@ class Supair(SceneGeneration, tf.Module):
             step, c.explore_steps)
 
     def spread(self, step):
-        """Pixels added to the std of q's box position at training ``step``: under
-        ``procedure='explore'`` it falls linearly from ``explore_spread`` to 0 over
-        ``explore_steps``, so that a box q does not yet use samples places away from where
-        it sits (q's own std is at most 0.3 pixels) and learns where another object is."""
+        """Pixels added to the std of q's position of the second and later boxes at
+        training ``step``: under ``procedure='explore'`` it falls linearly from
+        ``explore_spread`` to 0 over ``explore_steps``, so that a box q does not yet use
+        samples places away from where it sits (q's own std is at most 0.3 pixels) and
+        learns where another object is. (Spread on the first box too, nothing is found for
+        two epochs.)"""
         c = self.config
         if c.procedure != 'explore' or c.explore_steps == 0 or not c.explore_spread:
             return tf.constant(0.0)
@@ -215,12 +217,15 @@ class Supair(SceneGeneration, tf.Module):
 
         ``noise`` (default: drawn for step -1) samples z_where by reparameterisation;
         with ``sample=False`` z_where is the mean of q. ``min_scale``: the least box width
-        (default: the config's); ``spread``: pixels added to the std of the box position.
+        (default: the config's); ``spread``: pixels added to the std of the position of
+        every box after the first.
         """
         b = tf.shape(images)[0]
         z_pres, where_mean, where_std = self.inference(images, min_scale=min_scale)
-        if spread is not None:
-            where_std += spread * tf.constant([0.0, 0.0, 1.0, 1.0])
+        if spread is not None:   # on the positions of the boxes after the first
+            steps = self.config.steps
+            later = tf.constant([[0.0] * 4] + [[0.0, 0.0, 1.0, 1.0]] * (steps - 1))
+            where_std += spread * later
         q_where = tfd.Normal(where_mean, where_std)
         if noise is None:
             noise = self.where_noise(b, -1)

@@ -104,8 +104,9 @@ def test_early_boxes_are_at_least_the_warm_ups_width_and_later_ones_the_presets(
 
 
 def test_the_spread_widens_q_of_the_box_position_only_and_is_scored_as_sampled():
-    """z_where = mean + (std + spread [0, 0, 1, 1]) noise, and log q(z_where) is that
-    Gaussian's density of the sample; widths keep q's own std."""
+    """z_where = mean + (std + spread [0, 0, 1, 1]) noise for the boxes after the first,
+    and log q(z_where) is that Gaussian's density of the sample; widths, and the first
+    box, keep q's own std."""
     model = Supair(SMALL.replace(procedure='explore', explore_spread=5.0, explore_steps=10),
                    seed=6, jit_compile=False)
     images = tf.constant(scenes_with_digit_like_blobs())
@@ -114,7 +115,7 @@ def test_the_spread_widens_q_of_the_box_position_only_and_is_scored_as_sampled()
     t = model.scene_terms(images, draw.where, spread=draw.spread)
     _, mean, std = (x.numpy() for x in model.inference(images))
     noise = draw.where.numpy()
-    wide = std + np.array([0, 0, 5.0, 5.0])
+    wide = std + np.array([[0, 0, 0, 0], [0, 0, 5.0, 5.0], [0, 0, 5.0, 5.0]])
     np.testing.assert_allclose(t.z_where.numpy(), mean + wide * noise, rtol=1e-5, atol=1e-4)
     log_q = np.sum(-0.5 * noise ** 2 - np.log(wide) - 0.5 * np.log(2 * np.pi), axis=(1, 2))
     np.testing.assert_allclose(t.log_q_where.numpy(), log_q, rtol=1e-4)
