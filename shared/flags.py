@@ -101,8 +101,8 @@ flags.DEFINE_float('explore_min_scale', None, 'with --procedure=explore: the lea
                    'width (relative to the patch) at the first step, falling to the preset\'s '
                    '0.3 over --explore_steps (0.55; 0: 0.3 throughout)', lower_bound=0.0)
 flags.DEFINE_float('explore_spread', None, 'with --procedure=explore: pixels added to the std '
-                   'of q\'s box position at the first step, falling to 0 over --explore_steps '
-                   '(0)', lower_bound=0.0)
+                   'of q\'s position of the second and later boxes at the first step, falling to 0 '
+                   'over --explore_steps (5)', lower_bound=0.0)
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
 

@@ -8,8 +8,9 @@ from shared.config import SceneConfig
 DATA_ORDERS = ('fixed', 'shuffled')
 # 'paper': the authors' training; 'explore': the same, but for the first explore_steps steps
 # every presence probability of q is at least a floor that falls linearly from
-# explore_floor to 0, and every box at least explore_min_scale wide, falling to
-# min_obj_scale (docs/procedure_study.md).
+# explore_floor to 0, every box at least explore_min_scale wide, falling to min_obj_scale,
+# and q's position std of the later boxes widened by explore_spread pixels, falling to 0
+# (docs/procedure_study.md).
 PROCEDURES = ('paper', 'explore')
 
 
@@ -54,7 +55,8 @@ class SupairConfig(SceneConfig):
     #                                 rises from 0 to its value (0: from the first step)
     explore_min_scale: float = 0.55  # explore: the least box width at step 0, falling to
     #                                  min_obj_scale over explore_steps (0: min_obj_scale)
-    explore_spread: float = 0.0     # explore: pixels added to q's box-position std at step 0
+    explore_spread: float = 5.0     # explore: pixels added to q's position std of boxes 2.. at
+    #                                 step 0, falling to 0 over explore_steps
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
