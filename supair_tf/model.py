@@ -160,50 +160,47 @@ class Supair(SceneGeneration, tf.Module):
                                            alg='philox')
         return noise[replica * batch:(replica + 1) * batch]
 
+    def warm_up(self, step, start, end, steps):
+        """``end`` (the paper's value), or under ``procedure='explore'`` a value going
+        linearly from ``start`` at step 0 to ``end`` at ``steps`` (``end`` after)."""
+        if self.config.procedure != 'explore' or steps == 0:
+            return tf.constant(float(end))
+        return start + (end - start) * ramp(step, steps)
+
     def presence_floor(self, step):
         """The least presence probability q may give at training ``step``: under
-        ``procedure='explore'`` it falls linearly from ``explore_floor`` to 0 over
-        ``explore_steps`` steps, so that the second and third boxes keep learning where to
-        go while q would rather not use them; 0 under the paper's procedure."""
+        ``procedure='explore'`` it falls from ``explore_floor`` to 0 over ``explore_steps``,
+        so that the second and third boxes keep learning where to go while q would rather
+        not use them; 0 under the paper's procedure."""
         c = self.config
-        if c.procedure != 'explore' or c.explore_steps == 0:
-            return tf.constant(0.0)
-        return c.explore_floor * (1.0 - ramp(step, c.explore_steps))
+        return self.warm_up(step, c.explore_floor, 0.0, c.explore_steps)
 
     def bonus_share(self, step):
         """The share of the overlap term's constant log(overlap_rate) that each object
         earns at training ``step``. The Gamma(1, rate) density at zero overlap is the rate,
         so every object that overlaps none earns log 120 = 4.8 nats, more than the count
         prior's 0.7 takes: two boxes on one object gain ~4 nats over one. Under
-        ``procedure='explore'`` the share rises linearly from 0 to 1 over
-        ``overlap_warmup`` steps; 1 (the paper's objective) otherwise."""
-        c = self.config
-        if c.procedure != 'explore' or c.overlap_warmup == 0:
-            return tf.constant(1.0)
-        return ramp(step, c.overlap_warmup)
+        ``procedure='explore'`` the share rises from 0 to 1 over ``overlap_warmup`` steps;
+        1 (the paper's objective) otherwise."""
+        return self.warm_up(step, 0.0, 1.0, self.config.overlap_warmup)
 
     def min_scale(self, step):
         """The least box width (relative to A) at training ``step``: under
-        ``procedure='explore'`` with ``explore_min_scale`` set, it falls linearly from that
-        to ``min_obj_scale`` over ``explore_steps``, so that the object SPN first learns
-        whole objects, not the fragments that tiny boxes see; ``min_obj_scale`` otherwise."""
+        ``procedure='explore'`` it falls from ``explore_min_scale`` (0: no warm-up) to
+        ``min_obj_scale`` over ``explore_steps``, so that the object SPN first learns whole
+        objects, not the fragments that tiny boxes see; ``min_obj_scale`` otherwise."""
         c = self.config
-        if c.procedure != 'explore' or c.explore_steps == 0 or not c.explore_min_scale:
-            return tf.constant(c.min_obj_scale)
-        return c.explore_min_scale + (c.min_obj_scale - c.explore_min_scale) * ramp(
-            step, c.explore_steps)
+        return self.warm_up(step, c.explore_min_scale or c.min_obj_scale, c.min_obj_scale,
+                            c.explore_steps)
 
     def spread(self, step):
         """Pixels added to the std of q's position of the second and later boxes at
-        training ``step``: under ``procedure='explore'`` it falls linearly from
-        ``explore_spread`` to 0 over ``explore_steps``, so that a box q does not yet use
-        samples places away from where it sits (q's own std is at most 0.3 pixels) and
-        learns where another object is. (Spread on the first box too, nothing is found for
-        two epochs.)"""
+        training ``step``: under ``procedure='explore'`` it falls from ``explore_spread`` to
+        0 over ``explore_steps``, so that a box q does not yet use samples places away from
+        where it sits (q's own std is at most 0.3 pixels) and learns where another object
+        is. (Spread on the first box too, nothing is found for two epochs.)"""
         c = self.config
-        if c.procedure != 'explore' or c.explore_steps == 0 or not c.explore_spread:
-            return tf.constant(0.0)
-        return c.explore_spread * (1.0 - ramp(step, c.explore_steps))
+        return self.warm_up(step, c.explore_spread, 0.0, c.explore_steps)
 
     def step_noise(self, batch, step, replica=0, replicas=1):
         """Training step ``step``'s TrainingDraw (shared.interface): its z_where noise and
