@@ -92,7 +92,8 @@ flags.DEFINE_enum('procedure', None, ['paper', 'explore'], 'SuPAIR\'s training p
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
                    'first step (0.3)', lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_integer('explore_steps', None, 'with --procedure=explore: steps over which the '
-                     'floor falls to 0 (936: four epochs of the MNIST sets)',
+                     'warm-ups fall to the paper\'s values (preset: 936, four epochs of the '
+                     'MNIST sets; Grid-MNIST 1,872)',
                      lower_bound=0)
 flags.DEFINE_integer('overlap_warmup', None, 'with --procedure=explore: steps over which '
                      'the overlap term\'s log(rate) per object rises from 0 to its value (0)',
