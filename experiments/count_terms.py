@@ -29,6 +29,7 @@ from datasets.core import load_dataset  # noqa: E402
 from shared.run_folder import RunFolder  # noqa: E402
 from supair_tf import Supair  # noqa: E402
 from supair_tf.config import SupairConfig  # noqa: E402
+from supair_tf.generation import boxes_from_where  # noqa: E402
 
 flags.DEFINE_string('run_dir', None, 'a SuPAIR run folder with a checkpoint', required=True)
 flags.DEFINE_string('data_dir', '~/.cache/supair', 'built data sets')
@@ -53,15 +54,14 @@ def centres(boxes):
     return np.stack([boxes[..., 1] + boxes[..., 3], boxes[..., 0] + boxes[..., 2]], -1) / 2
 
 
-def missed_object_gain(model, images, boxes, path):
+def missed_object_gain(model, images, counts, boxes, path):
     """Prints what a second box on the object q's first box leaves out would gain."""
     a = model.config.patch_size
-    two = images[np.sum(np.any(boxes > 0, axis=2), axis=1) == 2]
-    two_boxes = boxes[np.sum(np.any(boxes > 0, axis=2), axis=1) == 2]
+    two, two_boxes = images[counts == 2], boxes[counts == 2]
     t = model.scene_terms(tf.constant(two), sample=False)
     found = np.sum(t.z_pres.numpy() >= 0.5, axis=1)
     z_where = t.z_where.numpy()
-    first = z_where[:, 0, 2:] + a * z_where[:, 0, :2] / 2           # box 1's centre
+    first = centres(boxes_from_where(t.z_where[:, 0], a).numpy())    # box 1's centre
     true = centres(two_boxes[:, :2])                                 # [b, 2, (x, y)]
     far = np.argmax(np.linalg.norm(true - first[:, None], axis=2), axis=1)
     other = true[np.arange(len(two)), far]
@@ -97,7 +97,7 @@ def main(_):
                            seed=settings['data_seed'], download=False)
     images, true = test.images[:FLAGS.test_scenes], test.counts[:FLAGS.test_scenes]
     if FLAGS.missed:
-        missed_object_gain(model, images, test.boxes[:FLAGS.test_scenes], path)
+        missed_object_gain(model, images, true, test.boxes[:FLAGS.test_scenes], path)
         return
     rows = []
     for start in range(0, len(images), 250):
