@@ -1,0 +1,49 @@
+"""Table 2 over seeds reads each run where the protocol ends it: a SuPAIR run at the last
+step its settings make, an AIR run at its step budget (experiments/seeds_report.py)."""
+
+import csv
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                'experiments'))
+import seeds_report  # noqa: E402
+
+
+def write_run(folder, name, steps, epochs, batch_size):
+    with open(os.path.join(folder, f'{name}_metrics.csv'), 'w', newline='') as f:
+        out = csv.writer(f)
+        out.writerow(['epoch', 'step', 'train_seconds', 'test_count_acc', 'test_iou', 'elbo',
+                      'train_elbo'])
+        for i, step in enumerate(steps):
+            out.writerow([0, step, 10.0 * (i + 1), 0.5 + 0.01 * i, 0.5, 100 + i, 100 + i])
+    with open(os.path.join(folder, f'{name}_settings.json'), 'w') as f:
+        json.dump({'dataset': 'mnist', 'config': {'epochs': epochs, 'batch_size': batch_size}},
+                  f)
+
+
+@pytest.fixture
+def results(tmp_path):
+    # Pyro's length: 214 epochs of 937 steps (200,518); one past the budget, one short of it.
+    write_run(tmp_path, 'air_mnist_seed0', [937, 99_322, 100_259, 101_196, 200_518], 214, 64)
+    write_run(tmp_path, 'air_mnist_seed1', [937, 60_905], 107, 64)
+    # SuPAIR: 20 epochs of 234 steps, no budget.
+    write_run(tmp_path, 'mnist_seed0', [234, 2340, 4680], 20, 256)
+    return str(tmp_path)
+
+
+def test_an_air_run_is_read_up_to_its_first_evaluation_past_the_budget(results):
+    runs = seeds_report.read_runs(results, 'mnist', 'air')
+    assert list(runs[0]['step']) == [937, 99_322, 100_259]
+    assert runs[0]['finished']
+    assert runs[0]['test_count_acc'][-1] == pytest.approx(0.52)
+    assert list(runs[1]['step']) == [937, 60_905] and not runs[1]['finished']
+
+
+def test_a_supair_run_ends_at_the_last_step_its_settings_make(results):
+    run = seeds_report.read_runs(results, 'mnist', 'supair')[0]
+    assert list(run['step']) == [234, 2340, 4680] and run['finished']
+    assert '| Multi-MNIST | AIR | 1 (seeds 0) | 52.0' in seeds_report.table(results)
