@@ -41,6 +41,14 @@ run mnist_pd_seed0 --dataset=mnist --structure=poon_domingos
 for dataset in $DATASETS; do
   run "${dataset}_long_seed0" --dataset="$dataset" --epochs=100 --stop_gain=0.005 --stop_epochs=5
 done
+# The protocol under --procedure=explore (issue 39; docs/procedure_study.md): ten seeds of
+# Noisy- and Grid-MNIST, five of Multi-MNIST and Sprites, 20 epochs as above.
+for seed in 0 1 2 3 4 5 6 7 8 9; do
+  for dataset in $DATASETS; do
+    if [ "$seed" -gt 4 ] && [[ $dataset != *_mnist ]]; then continue; fi
+    run "${dataset}_explore_seed$seed" --dataset="$dataset" --seed="$seed" --procedure=explore
+  done
+done
 # AIR, the paper's baseline (Pyro's example with its recommended settings, batches of 64):
 # Multi-MNIST five seeds, Sprites three, Noisy- and Grid-MNIST two each. Pyro trains 200,000
 # steps (the preset: 214 epochs of the MNIST sets, 320 of Sprites); the protocol stops at

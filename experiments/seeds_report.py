@@ -4,7 +4,8 @@ and how soon each model counts well (the paper's Q1).
     python experiments/seeds_report.py [--results=results] [--out=docs/seeds]
 
 Reads the runs' own files in results/: `<dataset>_seed<k>_*` (SuPAIR),
-`<dataset>_nobg_seed<k>_*` (its ablation) and `air_<dataset>_seed<k>_*` (AIR), each a
+`<dataset>_nobg_seed<k>_*` (its ablation), `<dataset>_explore_seed<k>_*` (SuPAIR under
+--procedure=explore) and `air_<dataset>_seed<k>_*` (AIR), each a
 metrics.csv and a settings.json. A run counts as finished when its last step is the one
 its settings and the data set's size make (datasets.core.scene_counts), or when it passed
 its kind's step budget (BUDGETS: AIR is read at 100,000 steps); one still training shows
@@ -39,6 +40,7 @@ KINDS = {
                                        'noisy_mnist': (93.8, 1047),
                                        'grid_mnist': (97.5, 3564)}),
     'nobg': ('', '_nobg', 'SuPAIR, no background model', '--', {}),
+    'explore': ('', '_explore', 'SuPAIR, --procedure=explore', '-.', {}),
     'air': ('air_', '', 'AIR', ':', {'mnist': (94.7, 615), 'sprites': (95.9, 685),
                                      'noisy_mnist': (0.0, 232), 'grid_mnist': (0.0, 228)}),
 }
@@ -96,7 +98,7 @@ def table(results):
     lines = ['| data set | model | runs | count accuracy mean +- std | min | runs >= bar | '
              'ELBO mean +- std | paper accuracy | paper ELBO |', '|---' * 9 + '|']
     for name, (title, _) in DATASETS.items():
-        for kind in ('supair', 'air'):
+        for kind in ('supair', 'explore', 'air'):
             runs = {s: r for s, r in read_runs(results, name, kind).items() if r['finished']}
             if not runs:
                 continue
@@ -104,7 +106,7 @@ def table(results):
             elbo = np.array([r['elbo'][-1] for r in runs.values()])
             bar = WORKS.get(name, 0.90)
             works = sum(a >= 100 * bar for a in acc)
-            paper_acc, paper_elbo = KINDS[kind][4][name]
+            paper_acc, paper_elbo = KINDS[kind][4].get(name, KINDS['supair'][4][name])
             lines.append(f'| {title} | {KINDS[kind][2]} | {len(runs)} (seeds '
                          f'{",".join(map(str, sorted(runs)))}) | {acc.mean():.1f} +- '
                          f'{spread(acc):.1f}% | {acc.min():.1f}% | {works} of {len(runs)} '
