@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copies each protocol run's metrics.csv and settings.json out of its run folder: a run
 # that trained all its epochs into results/, one still short of them into
-# results/experiments/seed_robustness/protocol/ (partial).
+# results/experiments/seed_robustness/protocol/ (AIR's: results/experiments/air/partial/).
 #   RUNS=/path/to/protocol/runs bash experiments/collect.sh
 set -u
 cd "$(dirname "$0")/.."
@@ -14,8 +14,10 @@ for dir in "$RUNS"/*/; do
 s = json.load(open(sys.argv[1])); c = s['config']
 print(c['epochs'] * (s['steps_per_epoch'] or scene_counts(s['dataset'], s.get('scenes'))[0] // c['batch_size']))" "$dir/settings.json")
   last=$(tail -n 1 "$dir/metrics.csv" | cut -d, -f2)
-  if [ "$last" = "$done_steps" ]; then target=results; rm -f "results/experiments/seed_robustness/protocol/${name}_"*
-  else target=results/experiments/seed_robustness/protocol; fi
+  partial=results/experiments/seed_robustness/protocol
+  [[ $name == air_* ]] && partial=results/experiments/air/partial
+  if [ "$last" = "$done_steps" ]; then target=results; rm -f "$partial/${name}_"*
+  else target=$partial; fi
   cp "$dir/metrics.csv" "$target/${name}_metrics.csv"
   cp "$dir/settings.json" "$target/${name}_settings.json"
   echo "$name: step $last of $done_steps -> $target"
