@@ -366,6 +366,10 @@ class Air(tf.Module):
         steps = self.guide(images, self.step_noise(tf.shape(images)[0], -2))
         return tf.cast(tf.add_n([s.state.z_pres for s in steps]), tf.int32)
 
+    def averaged_epochs(self):
+        """AIR ends with its last weights, as Pyro's example does."""
+        return 0
+
     def extra_metrics(self, scenes):
         """Pyro's count accuracy: one sampled guide pass per scene (the tutorial measures it
         on the training scenes; here on the scenes given)."""

@@ -50,7 +50,7 @@ MODELS = {
                         ('background_model', 'structure', 'lstm_units', 'overlap_rate',
                          'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed',
                          'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup',
-                         'explore_min_scale', 'explore_spread')),
+                         'explore_min_scale', 'explore_spread', 'average_epochs')),
     'air': ModelKind(air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, ()),
 }
 
@@ -59,7 +59,7 @@ MODELS = {
 # explore procedure's settings: a folder keeps those it was made with when their defaults
 # change, and a paper-procedure folder, which never reads them, keeps resuming.)
 INHERITED = ('structure_seed', 'data_order', 'explore_floor', 'explore_steps', 'overlap_warmup',
-             'explore_min_scale', 'explore_spread')
+             'explore_min_scale', 'explore_spread', 'average_epochs')
 
 
 def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):
@@ -238,6 +238,8 @@ def run_locked(spec, run_dir, export_dir, task, chief):
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
         print(f'restored step {int(trainer.step.numpy())} from {trainer.state.restored_from}',
               flush=True)
+        stored = stored_settings(run_dir)  # the run's own length, whatever --epochs says now
+        trainer.end_with_average(flat_settings(stored)['epochs'] if stored else config.epochs)
         if spec.mode == 'sample':
             sample(spec, trainer, run_dir)
         else:

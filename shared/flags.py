@@ -104,6 +104,9 @@ flags.DEFINE_float('explore_min_scale', None, 'with --procedure=explore: the lea
 flags.DEFINE_float('explore_spread', None, 'with --procedure=explore: pixels added to the std '
                    'of q\'s position of the second and later boxes at the first step, falling to 0 '
                    'over --explore_steps (5)', lower_bound=0.0)
+flags.DEFINE_integer('average_epochs', None, 'with --procedure=explore: the model a run ends '
+                     'with (evaluated and exported) is the mean of its weights at the ends of '
+                     'its last this many epochs (0: its last weights)', lower_bound=0)
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
 
@@ -115,7 +118,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
-             'explore_spread')
+             'explore_spread', 'average_epochs')
 
 
 @dataclasses.dataclass(frozen=True)

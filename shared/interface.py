@@ -64,6 +64,10 @@ class Model(Protocol):
         """``{name: value}`` the model reports beside the shared figures of an evaluation
         (printed, not in metrics.csv)."""
 
+    def averaged_epochs(self) -> int:
+        """K: the model a finished run evaluates and exports is the mean of
+        ``model_variables`` at the ends of its last K epochs (0: its last weights)."""
+
     def pictures(self, scenes, seed=0) -> dict:
         """``{name: PIL image}`` drawn at every epoch: ``boxes``, ``recon``, ``samples``."""
 

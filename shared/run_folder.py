@@ -37,13 +37,17 @@ class RunFolderError(Exception):
 
 # What a settings.json written before a setting existed meant by its absence.
 LEGACY_SETTINGS = {'data_order': 'shuffled', 'data_seed': 42, 'max_objects': None,
-                   'steps_per_epoch': None, 'scenes': None, 'model': 'supair'}
+                   'steps_per_epoch': None, 'scenes': None, 'model': 'supair',
+                   'average_epochs': 0}
 # Recorded since a later version; a settings.json without one did not say, so any value goes.
 UNRECORDED_BEFORE = ('mnist_digits',)
 REQUIRED_SETTINGS = ('config', 'seed', 'dataset')
 SETTINGS_KEY = 'settings/.ATTRIBUTES/VARIABLE_VALUE'  # the copy inside a checkpoint
 CSV_FIELDS = list(MetricsRow._fields)
 PARTIAL = '.partial'  # in checkpoints/: a checkpoint being written
+# The model's weights at the ends of the last epochs, for a model that ends with their mean
+# (shared.interface.Model.averaged_epochs); checkpoints of the model alone.
+EPOCH_ENDS = 'epoch_ends'
 
 
 def flat_settings(settings):
@@ -106,10 +110,12 @@ def write_whole(path, text):
 class RunFolder:
     """One run directory: its settings, checkpoints, metrics and TensorBoard logs."""
 
-    def __init__(self, path):
+    def __init__(self, path, checkpoints='checkpoints'):
+        """``checkpoints``: the subfolder the checkpoint methods read and write (the run's
+        own, or EPOCH_ENDS)."""
         self.path = path
         self.settings_path = os.path.join(path, 'settings.json')
-        self.checkpoint_dir = os.path.join(path, 'checkpoints')
+        self.checkpoint_dir = os.path.join(path, checkpoints)
         self.metrics_path = os.path.join(path, 'metrics.csv')
         self.tensorboard_dir = os.path.join(path, 'tensorboard')
         self.pictures_dir = os.path.join(path, 'pictures')

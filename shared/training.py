@@ -6,7 +6,10 @@ the model), whose first one's ``iterations`` is the one step counter: it numbers
 the metrics rows and seeds each step's z_where noise. Resuming is exact: the optimiser
 (with that counter), the train-ELBO window and the accumulated training seconds live in
 the checkpoint, and each epoch's data order is a function of (seed, epoch) (or the stored
-order), so a restarted run picks up the very batch it stopped at.
+order), so a restarted run picks up the very batch it stopped at. A model that ends with
+the mean of its last epochs' weights (``averaged_epochs``) has them kept in the run
+folder's epoch_ends/ and takes their mean once the run is at its last step; training only
+ever continues from the checkpoints' own weights.
 """
 
 import shutil
@@ -19,7 +22,7 @@ import tensorflow as tf
 
 from shared.evaluation import MetricsRow, evaluate
 from shared.interrupts import whole
-from shared.run_folder import RunFolder
+from shared.run_folder import EPOCH_ENDS, RunFolder, checkpoint_step
 from shared.runlog import RunLog, duration
 from shared.schedule import Schedule
 from shared.training_state import TrainingState
@@ -160,6 +163,7 @@ class Trainer:
         self.step = self.state.step  # the one step counter (see the module's doc)
         self.train_seconds, self.recent_elbos = self.state.train_seconds, self.state.recent_elbos
         self.log = RunLog(run_dir, verbose, write=chief)
+        self.epoch_ends = RunFolder(run_dir, EPOCH_ENDS)
         self.epoch_elbos = {}  # {epoch: test ELBO at its end}, for the stopping rule
 
     @property
@@ -203,6 +207,9 @@ class Trainer:
         trained_before = float(self.train_seconds.numpy())
         self._session_start = (start, trained_before)  # for the run's time estimate
         total = epochs * self.steps_per_epoch
+        if start and start % self.steps_per_epoch == 0:
+            self.keep_epoch_end()  # a kill may have come between the checkpoint and this
+        self.end_with_average(epochs)
         self._start_logs(start, total)
         if start < total:
             self.log.say(f'compiled the training step in {self.compile_step():.1f} s '
@@ -215,6 +222,8 @@ class Trainer:
                 epoch = int(self.step.numpy()) // self.steps_per_epoch
                 self._run_epoch(epoch, epochs)
                 self.save()
+                self.keep_epoch_end()
+                self.end_with_average(epochs)
                 result = self.log_evaluation(epoch + 1, pictures=True)
         except KeyboardInterrupt:
             self.save()
@@ -230,6 +239,39 @@ class Trainer:
                      f'({100 * (wall - trained) / max(wall, 1e-9):.0f}%) compilation, '
                      'evaluation, pictures and checkpoints')
         return result
+
+    def keep_epoch_end(self):
+        """Keeps the weights of this step, an epoch's end, in epoch_ends/ (the newest K of
+        them) if the model ends with the mean of its last K epochs; only the chief."""
+        k = self.model.averaged_epochs()
+        step = int(self.step.numpy())
+        if k and self.chief and step not in map(checkpoint_step, self.epoch_ends.checkpoints()):
+            self.epoch_ends.write_checkpoint(tf.train.Checkpoint(model=self.model), step, keep=k)
+
+    def end_with_average(self, epochs):
+        """At the last step of ``epochs`` epochs, gives a model that ends with the mean of its
+        last K epochs (``averaged_epochs``) that mean: of its weights at those epoch ends, as
+        many of them as epoch_ends/ holds (a run of fewer epochs, or one begun before it
+        averaged, has fewer). Stochastic weight averaging (Izmailov et al., UAI 2018) over
+        epoch ends; docs/procedure_study.md. Returns whether it took the mean. The
+        checkpoints keep the last weights: a run given more epochs trains on from them."""
+        k, end = self.model.averaged_epochs(), int(self.step.numpy())
+        if not (k and self.chief and end and end == epochs * self.steps_per_epoch):
+            return False
+        wanted = {end - i * self.steps_per_epoch for i in range(k)}
+        paths = [p for p in self.epoch_ends.checkpoints() if checkpoint_step(p) in wanted]
+        if not paths:
+            return False
+        kept = []
+        for path in paths:  # the newest last: what the mean leaves out is the last weights'
+            tf.train.Checkpoint(model=self.model).read(path).expect_partial()
+            kept.append([v.numpy() for v in self.model.model_variables])
+        for variable, *values in zip(self.model.model_variables, *kept, strict=True):
+            variable.assign(np.mean(values, axis=0))
+        epochs_kept = [checkpoint_step(p) // self.steps_per_epoch for p in paths]
+        self.log.say(f'the model of step {end}: the mean of its weights at the ends of epochs '
+                     f'{", ".join(map(str, epochs_kept))}')
+        return True
 
     def _start_logs(self, start, total):
         """Cuts the logs back to ``start`` (rows and events above it, from 0 too, would be

@@ -9,7 +9,8 @@ DATA_ORDERS = ('fixed', 'shuffled')
 # 'paper': the authors' training; 'explore': the same, but for the first explore_steps steps
 # every presence probability of q is at least a floor that falls linearly from
 # explore_floor to 0, every box at least explore_min_scale wide, falling to min_obj_scale,
-# and q's position std of the later boxes widened by explore_spread pixels, falling to 0
+# and q's position std of the later boxes widened by explore_spread pixels, falling to 0;
+# the model the run ends with averages the weights of its last average_epochs epoch ends
 # (docs/procedure_study.md).
 PROCEDURES = ('paper', 'explore')
 
@@ -57,6 +58,8 @@ class SupairConfig(SceneConfig):
     #                                  min_obj_scale over explore_steps (0: min_obj_scale)
     explore_spread: float = 5.0     # explore: pixels added to q's position std of boxes 2.. at
     #                                 step 0, falling to 0 over explore_steps
+    average_epochs: int = 0         # explore: the model a run ends with is the mean of its
+    #                                 weights at the ends of its last this many epochs (0: none)
 
     def validate(self):
         """Returns self, or raises ValueError naming the first bad field."""
@@ -83,6 +86,8 @@ class SupairConfig(SceneConfig):
             raise ValueError('explore_floor must be in [0, 1), explore_steps and overlap_warmup '
                              f'>= 0, got {self.explore_floor}, {self.explore_steps} and '
                              f'{self.overlap_warmup}')
+        if self.average_epochs < 0:
+            raise ValueError(f'average_epochs must be >= 0, got {self.average_epochs}')
         if not (math.isfinite(self.explore_spread) and self.explore_spread >= 0):
             raise ValueError(f'explore_spread must be >= 0, got {self.explore_spread}')
         if self.explore_min_scale and not (

@@ -304,6 +304,11 @@ class Supair(SceneGeneration, tf.Module):
         """No figures beyond the shared ones."""
         return {}
 
+    def averaged_epochs(self):
+        """How many epoch ends the model a run ends with averages: ``average_epochs`` under
+        ``procedure='explore'``; the paper's procedure ends with its last weights (0)."""
+        return self.config.average_epochs if self.config.procedure == 'explore' else 0
+
     def pictures(self, scenes, seed=0):
         """Boxes, reconstructions and samples, as ``{name: PIL image}``."""
         return training_pictures(self, scenes, seed)

@@ -60,7 +60,8 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
            '--explore_min_scale=0')
     path = tmp_path / 'settings.json'
     old = json.loads(path.read_text())
-    for name in ('data_order', 'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup'):
+    for name in ('data_order', 'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup',
+                 'average_epochs'):
         del old['config'][name]
     path.write_text(json.dumps(old))
     assert 'resuming from step 4 of 8' in run_py(*common, '--epochs=2').stdout
@@ -68,6 +69,7 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
     assert (config['structure_seed'], config['data_order']) == (0, 'shuffled')
     assert config['procedure'] == 'paper'   # the only procedure there was
     assert config['explore_min_scale'] == 0.0
+    assert config['average_epochs'] == 0    # it ended with its last weights
     refused = run_py(*common, '--epochs=3', '--data_order=fixed', check=False)
     assert "data_order 'shuffled' there, 'fixed' now" in refused.stderr
     refused = run_py(*common, '--epochs=3', '--procedure=explore', check=False)

@@ -162,9 +162,50 @@ def test_explore_trains_the_same_without_count_labels(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_explore_ends_with_the_mean_of_its_last_epochs_and_trains_on_from_its_last(tmp_path):
+    """With average_epochs=2 a 3-epoch run ends with the mean of the weights that the same
+    run without averaging holds at the ends of epochs 2 and 3 (read from that run's own
+    checkpoints); given a 4th epoch it trains on from its last weights, not the mean, so it
+    ends with the mean of the plain run's epochs 3 and 4. The paper's procedure never
+    averages, whatever average_epochs says."""
+    images = np.tile(scenes_with_digit_like_blobs(), [2, 1, 1, 1])
+    scenes = SceneSet(images, np.full(8, 2, np.int32), np.zeros([8, 2, 4], np.float32))
+
+    def trained(average, folder, epochs):
+        model = Supair(SMALL.replace(procedure='explore', explore_steps=4,
+                                     average_epochs=average), seed=0, jit_compile=False)
+        trainer = Trainer(model, scenes, scenes, str(tmp_path / folder), steps_per_epoch=2,
+                          evals_per_epoch=1, verbose=0)
+        trainer.fit(epochs)
+        return model, trainer
+
+    def mean_of_epoch_ends(model, trainer, steps):
+        ends = []
+        for path in trainer.state.folder.checkpoints():  # the newest three
+            if int(path.rsplit('-', 1)[1]) in steps:
+                tf.train.Checkpoint(model=model).read(path).expect_partial()
+                ends.append([v.numpy() for v in model.model_variables])
+        assert len(ends) == 2
+        return [(a + b) / 2 for a, b in zip(*ends, strict=True)]
+
+    for epochs, steps in ((3, (4, 6)), (4, (6, 8))):
+        averaged, _ = trained(2, 'averaged', epochs)   # the second call resumes the first run
+        plain, trainer = trained(0, 'plain', epochs)
+        assert not (tmp_path / 'plain' / 'epoch_ends').exists()
+        # To float32 rounding: without deterministic ops two runs differ now and then by that.
+        for v, mean in zip(averaged.model_variables,
+                           mean_of_epoch_ends(plain, trainer, steps), strict=True):
+            np.testing.assert_allclose(v.numpy(), mean, rtol=1e-5, atol=1e-6)
+    # plain holds its last weights (the newest checkpoint read last): the mean is not those
+    assert any(not np.allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=0) for a, b in
+               zip(averaged.model_variables, plain.model_variables, strict=True))
+    assert Supair(SMALL.replace(average_epochs=3), jit_compile=False).averaged_epochs() == 0
+
+
 @pytest.mark.parametrize('bad, message', [
     ({'procedure': 'anneal'}, "procedure must be 'paper' or 'explore'"),
-    ({'explore_floor': 1.0}, 'explore_floor must be in [0, 1)')])
+    ({'explore_floor': 1.0}, 'explore_floor must be in [0, 1)'),
+    ({'average_epochs': -1}, 'average_epochs must be >= 0')])
 def test_a_bad_procedure_is_refused_by_name(bad, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         SMALL.replace(**bad).validate()
