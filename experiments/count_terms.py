@@ -15,7 +15,6 @@ positive total means the model would gain from the box that q never proposes.
       --mnist_dir=../shared/mnist --test_scenes=2000 [--missed]
 """
 
-import json
 import os
 import sys
 
@@ -26,9 +25,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from datasets.core import load_dataset  # noqa: E402
-from shared.run_folder import RunFolder  # noqa: E402
-from supair_tf import Supair  # noqa: E402
-from supair_tf.config import SupairConfig  # noqa: E402
+from experiments.run_model import load_model  # noqa: E402
 from supair_tf.generation import boxes_from_where  # noqa: E402
 
 flags.DEFINE_string('run_dir', None, 'a SuPAIR run folder with a checkpoint', required=True)
@@ -37,16 +34,6 @@ flags.DEFINE_string('mnist_dir', None, 'MNIST IDX files')
 flags.DEFINE_integer('test_scenes', 2000, 'first N test scenes')
 flags.DEFINE_boolean('missed', False, 'score a second box on the object q leaves out')
 FLAGS = flags.FLAGS
-
-
-def load_model(run_dir):
-    """The run's model at its newest checkpoint, and its settings."""
-    settings = json.load(open(os.path.join(run_dir, 'settings.json')))
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in settings['config'].items()}
-    model = Supair(SupairConfig(**fields), seed=settings['seed'], jit_compile=False)
-    path = RunFolder(run_dir).checkpoints()[-1]
-    tf.train.Checkpoint(model=model).read(path).expect_partial()
-    return model, settings, path
 
 
 def centres(boxes):

@@ -128,6 +128,18 @@ def make_train_step(model, optimizers, strategy=None):
     return step
 
 
+def average_checkpoints(model, paths):
+    """Gives ``model`` the mean of its ``model_variables`` in the checkpoints ``paths``
+    (written as ``tf.train.Checkpoint(model=...)``, or a run's own checkpoints); what else
+    the model holds comes from the last of them."""
+    kept = []
+    for path in paths:
+        tf.train.Checkpoint(model=model).read(path).expect_partial()
+        kept.append([v.numpy() for v in model.model_variables])
+    for variable, *values in zip(model.model_variables, *kept, strict=True):
+        variable.assign(np.mean(values, axis=0))
+
+
 class Trainer:
     """Trains a model (shared.interface) on a SceneSet: the loop, with evaluations, logs,
     pictures and checkpoints on a Schedule.
@@ -262,12 +274,7 @@ class Trainer:
         paths = [p for p in self.epoch_ends.checkpoints() if checkpoint_step(p) in wanted]
         if not paths:
             return False
-        kept = []
-        for path in paths:  # the newest last: what the mean leaves out is the last weights'
-            tf.train.Checkpoint(model=self.model).read(path).expect_partial()
-            kept.append([v.numpy() for v in self.model.model_variables])
-        for variable, *values in zip(self.model.model_variables, *kept, strict=True):
-            variable.assign(np.mean(values, axis=0))
+        average_checkpoints(self.model, paths)
         epochs_kept = [checkpoint_step(p) // self.steps_per_epoch for p in paths]
         self.log.say(f'the model of step {end}: the mean of its weights at the ends of epochs '
                      f'{", ".join(map(str, epochs_kept))}')
