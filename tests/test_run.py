@@ -156,3 +156,22 @@ def test_a_run_records_the_digits_its_scenes_are_drawn_from_and_resumes_only_on_
     (run_dir / 'settings.json').write_text(json.dumps(settings))
     assert 'resuming from step 2 of 4' in run_py(*common, other, '--epochs=2').stdout
     assert json.loads((run_dir / 'settings.json').read_text())['mnist_digits'] == [30, 20]
+
+
+def test_a_run_that_averages_its_last_epochs_evaluates_and_exports_that_mean(small_sprites,
+                                                                             tmp_path):
+    """--procedure=explore --average_epochs=2: the run's last metrics row and a later
+    --mode=eval of the folder both count with the mean of the last two epoch ends (the
+    weights kept in epoch_ends/, two of them), and say so."""
+    common = [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={tmp_path}',
+              '--batch_size=16', '--steps_per_epoch=4', '--evals_per_epoch=1',
+              '--test_scenes=32', '--procedure=explore', '--average_epochs=2', PLAIN]
+    trained = run_py(*common, '--epochs=3').stdout
+    assert 'the model of step 12: the mean of its weights at the ends of epochs 2, 3' in trained
+    last = read_metrics(str(tmp_path))[-1]
+    evaluated = run_py(*common, '--mode=eval').stdout
+    assert 'the mean of its weights at the ends of epochs 2, 3' in evaluated
+    assert f"test count accuracy {float(last['test_count_acc']):.4f}" in evaluated
+    assert sorted(os.listdir(tmp_path / 'epoch_ends')) == [
+        'checkpoint', 'ckpt-12.data-00000-of-00001', 'ckpt-12.index',
+        'ckpt-8.data-00000-of-00001', 'ckpt-8.index']
