@@ -17,7 +17,7 @@ print(c['epochs'] * (s['steps_per_epoch'] or scene_counts(s['dataset'], s.get('s
   partial=results/experiments/seed_robustness/protocol
   [[ $name == air_* ]] && partial=results/experiments/air/partial
   if [ "$last" = "$done_steps" ]; then target=results; rm -f "$partial/${name}_"*
-  else target=$partial; fi
+  else target=$partial; mkdir -p "$partial"; fi
   cp "$dir/metrics.csv" "$target/${name}_metrics.csv"
   cp "$dir/settings.json" "$target/${name}_settings.json"
   echo "$name: step $last of $done_steps -> $target"
