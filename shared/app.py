@@ -238,8 +238,8 @@ def run_locked(spec, run_dir, export_dir, task, chief):
             raise UsageError(f'no checkpoint in {run_dir}: train first (--mode=train)')
         print(f'restored step {int(trainer.step.numpy())} from {trainer.state.restored_from}',
               flush=True)
-        stored = stored_settings(run_dir)  # the run's own length, whatever --epochs says now
-        trainer.end_with_average(flat_settings(stored)['epochs'] if stored else config.epochs)
+        # the run's own length (its settings were checked above), whatever --epochs says now
+        trainer.end_with_average(flat_settings(stored_settings(run_dir))['epochs'])
         if spec.mode == 'sample':
             sample(spec, trainer, run_dir)
         else:

@@ -254,11 +254,12 @@ class Trainer:
 
     def keep_epoch_end(self):
         """Keeps the weights of this step, an epoch's end, in epoch_ends/ (the newest K of
-        them) if the model ends with the mean of its last K epochs; only the chief."""
+        them; one of this step from an earlier path is replaced) if the model ends with the
+        mean of its last K epochs; only the chief."""
         k = self.model.averaged_epochs()
-        step = int(self.step.numpy())
-        if k and self.chief and step not in map(checkpoint_step, self.epoch_ends.checkpoints()):
-            self.epoch_ends.write_checkpoint(tf.train.Checkpoint(model=self.model), step, keep=k)
+        if k and self.chief:
+            self.epoch_ends.write_checkpoint(tf.train.Checkpoint(model=self.model),
+                                             int(self.step.numpy()), keep=k)
 
     def end_with_average(self, epochs):
         """At the last step of ``epochs`` epochs, gives a model that ends with the mean of its
