@@ -63,7 +63,7 @@ def main():
     air_config = AIR_PRESETS['mnist'].replace(train_scenes=len(data))
     air = Air(air_config)
     air_step = make_train_step(air, make_optimizers(air))
-    supair = Supair(PRESETS['mnist'])
+    supair = Supair(PRESETS['mnist'].replace(procedure='paper'))  # as recorded
     supair_step = make_train_step(supair, make_optimizer(supair))
     air_batch, supair_batch = tf.constant(data[:64]), tf.constant(data[:256])
     ours, theirs, supair_name = ('our AIR step (batch 64)', "Pyro's AIR step (batch 64)",

@@ -34,7 +34,7 @@ from shared.cluster import multi_worker_strategy
 from shared.training import make_optimizer, make_train_step
 strategy = multi_worker_strategy(600) if mode == 'worker' else tf.distribute.get_strategy()
 with strategy.scope():
-    model = Supair(PRESETS['sprites'].replace(batch_size=batch))
+    model = Supair(PRESETS['sprites'].replace(batch_size=batch, procedure='paper'))
     adam = make_optimizer(model)
 step = make_train_step(model, adam, strategy if mode == 'worker' else None)
 images = np.random.default_rng(0).uniform(0, 1, (batch, 50, 50, 1)).astype(np.float32)

@@ -20,12 +20,15 @@ from rat_spn.reference import PerRegionRatSpn
 from shared.training import make_optimizer, make_train_step
 from supair_tf import PRESETS, Supair
 
+# The authors' procedure, as the recorded figures measured it (explore is timed apart).
+PAPER = PRESETS['sprites'].replace(procedure='paper')
+
 
 def models(jit_compile=True):
     """The model as trained, and the same model (same parameters) with per-region SPNs."""
-    fast = Supair(PRESETS['sprites'], jit_compile=jit_compile)
+    fast = Supair(PAPER, jit_compile=jit_compile)
     per_region = functools.partial(PerRegionRatSpn, precision=tf.float32)
-    return fast, Supair(PRESETS['sprites'], jit_compile=False, spn_layer=per_region)
+    return fast, Supair(PAPER, jit_compile=False, spn_layer=per_region)
 
 
 def dot_flops(hlo_text):
@@ -66,7 +69,7 @@ def main():
 
     train_step = make_train_step(model, make_optimizer(model))
     plain_step = make_train_step(plain, make_optimizer(plain))
-    explore = Supair(PRESETS['sprites'].replace(procedure='explore', explore_min_scale=0.55),
+    explore = Supair(PAPER.replace(procedure='explore', explore_min_scale=0.55),
                      jit_compile=args.jit)
     explore_step = make_train_step(explore, make_optimizer(explore))
     t = interleaved_medians({'step': lambda: block(train_step(images)),

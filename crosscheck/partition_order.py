@@ -42,7 +42,7 @@ def compare(theirs, ours):
 def main(argv):
     """Compares the two region graphs of every seed, per SPN."""
     del argv
-    config = PRESETS[FLAGS.dataset]
+    config = PRESETS[FLAGS.dataset].replace(procedure='paper')  # the authors' training
     FLAGS.batch = config.batch_size
     for seed in map(int, FLAGS.seeds):
         FLAGS.seed = seed

@@ -6,7 +6,7 @@ training scenes, the configs and the initial weights are the same, then the loss
 both on the first ``--compare_steps`` batches of the stored order, and the largest
 weight difference after them.
 
-    python crosscheck/path_check.py --dataset=grid_mnist \
+    python crosscheck/path_check.py --dataset=grid_mnist --procedure=paper \
         --seed=1 --threads=1 --mnist_dir=/work/shared/mnist --compare_steps=5
 
 Not run by CI.
@@ -51,7 +51,8 @@ def main(argv):
     # The harness's side, as original_training.py builds it with --graphs=ours.
     theirs, _ = load_dataset(spec.dataset, data_dir=spec.data_dir, mnist_dir=spec.mnist_dir,
                              seed=42)
-    harness = Supair(PRESETS[spec.dataset].replace(structure_seed=spec.seed), seed=spec.seed)
+    harness = Supair(PRESETS[spec.dataset].replace(structure_seed=spec.seed, procedure='paper'),
+                     seed=spec.seed)
     print(f'training scenes equal: {np.array_equal(train.images, theirs.images)}; configs '
           f'equal: {harness.config == config}; largest initial weight difference: '
           f'{largest_difference(trainer.model, harness):g}')

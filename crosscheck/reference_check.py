@@ -264,7 +264,8 @@ def load_into_ours(groups, session):
 # ---- one data set ------------------------------------------------------------------------
 def check(name, original, images, noise):
     dataset, nobg = name.removesuffix('_nobg'), name.endswith('_nobg')
-    config = PRESETS[dataset].replace(background_model=not nobg, batch_size=FLAGS.batch)
+    config = PRESETS[dataset].replace(background_model=not nobg, batch_size=FLAGS.batch,
+                                      procedure='paper')
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(FLAGS.seed)

@@ -74,7 +74,7 @@ def where_the_gap_lies(mine, theirs):
 
 def main(argv):
     del argv
-    config = PRESETS[FLAGS.dataset]
+    config = PRESETS[FLAGS.dataset].replace(procedure='paper')  # the authors' training
     _, session, t, graph, ours, groups = harness.original_and_ours(config)
     with graph.as_default():
         out = [op for op in graph.get_operations() if op.name.split('/')[-1] == 'z'][0]

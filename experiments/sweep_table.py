@@ -6,9 +6,10 @@ Markdown tables of RESULTS.md's short sweeps (issue 23).
 
 Reads ``<folder>/<configuration>_seed<k>_metrics.csv`` (a run's metrics.csv) for every
 configuration named (a configuration with a slash is a path prefix of its own, e.g.
-``results/grid_mnist`` for the protocol's runs; ``a+b`` joins two sources' seeds); a run
-that has not reached ``--step`` shows '-'. Prints one row per configuration: the accuracy
-per seed, how many seeds are below ``--bar`` and the mean over the seeds that reached it.
+``results/grid_mnist_paper`` for the protocol's runs of the authors' procedure; ``a+b``
+joins two sources' seeds); a run that has not reached ``--step`` shows '-'. Prints one row
+per configuration: the accuracy per seed, how many seeds are below ``--bar`` and the mean
+over the seeds that reached it.
 """
 
 import argparse

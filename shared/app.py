@@ -55,11 +55,13 @@ MODELS = {
 }
 
 
-# Choices whose default depends on the run: a run folder's stored value, else these. (The
-# explore procedure's settings: a folder keeps those it was made with when their defaults
-# change, and a paper-procedure folder, which never reads them, keeps resuming.)
-INHERITED = ('structure_seed', 'data_order', 'explore_floor', 'explore_steps', 'overlap_warmup',
-             'explore_min_scale', 'explore_spread', 'average_epochs')
+# Choices whose default depends on the run: a run folder's stored value, else these. (A
+# folder trained with the authors' procedure, the presets' default before explore, resumes
+# with it; the explore procedure's settings: a folder keeps those it was made with when
+# their defaults change, and a paper-procedure folder, which never reads them, keeps
+# resuming.)
+INHERITED = ('structure_seed', 'data_order', 'procedure', 'explore_floor', 'explore_steps',
+             'overlap_warmup', 'explore_min_scale', 'explore_spread', 'average_epochs')
 
 
 def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):

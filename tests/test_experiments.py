@@ -1,6 +1,6 @@
 """Table 2 over seeds reads each run where the protocol ends it: a SuPAIR run at the last
 step its settings make, an AIR run at its step budget (experiments/seeds_report.py), and
-keeps each kind of run (SuPAIR, --procedure=explore, AIR) in its own rows."""
+keeps each kind of run (SuPAIR, --procedure=paper, AIR) in its own rows."""
 
 import csv
 import json
@@ -33,7 +33,7 @@ def results(tmp_path):
     write_run(tmp_path, 'air_mnist_seed1', [937, 60_905], 107, 64)
     # SuPAIR: 20 epochs of 234 steps, no budget.
     write_run(tmp_path, 'mnist_seed0', [234, 2340, 4680], 20, 256)
-    write_run(tmp_path, 'mnist_explore_seed3', [234, 2340, 4680], 20, 256)
+    write_run(tmp_path, 'mnist_paper_seed3', [234, 2340, 4680], 20, 256)
     return str(tmp_path)
 
 
@@ -48,7 +48,7 @@ def test_an_air_run_is_read_up_to_its_first_evaluation_past_the_budget(results):
 def test_a_supair_run_ends_at_the_last_step_its_settings_make(results):
     run = seeds_report.read_runs(results, 'mnist', 'supair')[0]
     assert list(run['step']) == [234, 2340, 4680] and run['finished']
-    assert set(seeds_report.read_runs(results, 'mnist', 'explore')) == {3}
-    assert '| Multi-MNIST | SuPAIR, --procedure=explore | 1 (seeds 3) | 52.0' in (
+    assert set(seeds_report.read_runs(results, 'mnist', 'paper')) == {3}
+    assert '| Multi-MNIST | SuPAIR, --procedure=paper | 1 (seeds 3) | 52.0' in (
         seeds_report.table(results))
     assert '| Multi-MNIST | AIR | 1 (seeds 0) | 52.0' in seeds_report.table(results)

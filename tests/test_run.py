@@ -25,10 +25,10 @@ def test_run_writes_metrics_checkpoints_pictures_and_settings(trained_run):
         set(pictures)
     settings = json.load(open(os.path.join(run_dir, 'settings.json')))
     assert settings['config']['bg_var_range'] == [0.002, 0.16]  # the Sprites preset
-    # The authors' procedure: the stored data order, structures drawn from the run's seed.
+    # The stored data order, structures drawn from the run's seed, the presets' procedure.
     assert settings['config']['data_order'] == 'fixed'
     assert settings['config']['structure_seed'] == settings['seed'] == 0
-    assert settings['config']['procedure'] == 'paper'
+    assert settings['config']['procedure'] == 'explore'
     assert os.listdir(os.path.join(run_dir, 'tensorboard'))
 
 
@@ -57,7 +57,7 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
               '--steps_per_epoch=4', '--evals_per_epoch=1', '--seed=1', '--test_scenes=32', PLAIN]
     # (--explore_min_scale=0: a paper-procedure folder that recorded another default of it)
     run_py(*common, '--epochs=1', '--structure_seed=0', '--data_order=shuffled',
-           '--explore_min_scale=0')
+           '--explore_min_scale=0', '--procedure=paper')
     path = tmp_path / 'settings.json'
     old = json.loads(path.read_text())
     for name in ('data_order', 'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup',

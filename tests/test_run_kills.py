@@ -184,7 +184,7 @@ def test_a_run_stopped_with_sigint_records_the_same_train_elbos_as_one_never_sto
         small_sprites, tmp_path):
     """The stop lands where it lands (usually just after a step returns): the resumed run's
     metrics.csv equals the uninterrupted run's in every column but the seconds, the
-    train-ELBO window included."""
+    train-ELBO window included, over the first two epochs, where the stop lands."""
     def args(run_dir):
         return [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={run_dir}',
                 '--batch_size=8', '--steps_per_epoch=12', '--epochs=4', '--evals_per_epoch=2',
@@ -199,14 +199,20 @@ def test_a_run_stopped_with_sigint_records_the_same_train_elbos_as_one_never_sto
     _wait_for(stopped / 'metrics.csv', poll=0.02)
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=600)
-    assert 'interrupted: saved step' in out, 'the run ended before the stop reached it'
+    saved = re.search(r'interrupted: saved step (\d+)', out)
+    assert saved, 'the run ended before the stop reached it'
+    assert int(saved[1]) < 24, f'the stop came late, at step {saved[1]}'
     run_py(*args(stopped))
 
     stopped_rows, whole_rows = read_metrics(str(stopped)), read_metrics(str(tmp_path / 'whole'))
     assert [(r['step'], r['epoch']) for r in stopped_rows] == \
         [(r['step'], r['epoch']) for r in whole_rows]
-    # To float32 rounding: on this machine two uninterrupted --deterministic runs differ by
-    # ~1e-7 of these now and then; a step's lost ELBO moved the window's mean by per cents.
+    # A resume that lost a step, a batch or the window shows in the first rows after the stop
+    # (a step's lost ELBO moved the window's mean by per cents). Later rows are not compared:
+    # two uninterrupted --deterministic runs here differ now and then by one float32 rounding
+    # at about step 30, which this small model grows to 2e-5 of the test ELBO at step 42 and
+    # two of 16 counts at step 48 (measured, 2026-12-06).
+    early = [(s, w) for s, w in zip(stopped_rows, whole_rows, strict=True) if int(w['step']) <= 24]
     for key in ('test_count_acc', 'elbo', 'train_elbo'):
-        np.testing.assert_allclose([float(r[key]) for r in stopped_rows],
-                                   [float(r[key]) for r in whole_rows], rtol=1e-5)
+        np.testing.assert_allclose([float(s[key]) for s, _ in early],
+                                   [float(w[key]) for _, w in early], rtol=1e-5)

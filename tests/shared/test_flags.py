@@ -56,5 +56,22 @@ def test_the_procedure_flags_reach_supairs_config():
     config = config_from_spec(spec, (50, 50, 1))
     assert (config.procedure, config.explore_floor, config.explore_steps) == \
         ('explore', 0.2, 300)
-    assert config_from_spec(read_run_spec(parsed('--dataset=grid_mnist')),
-                            (50, 50, 1)).procedure == 'paper'
+
+
+def test_explore_trains_the_paper_sets_and_a_folder_resumes_with_the_procedure_it_recorded():
+    """Issue 39's decision: explore is the default of the four paper presets; colour Sprites
+    and own scenes keep the authors' procedure; a run folder keeps its own, and one that
+    recorded none (made before --procedure) meant the authors'."""
+    def procedure(*argv, shape=(50, 50, 1), stored=None):
+        return config_from_spec(read_run_spec(parsed(*argv)), shape, stored=stored).procedure
+
+    for name in ('mnist', 'sprites', 'noisy_mnist', 'grid_mnist'):
+        assert procedure(f'--dataset={name}') == 'explore'
+    assert procedure('--dataset=sprites_rgb', shape=(50, 50, 3)) == 'paper'
+    assert procedure('--dataset=npz:scenes.npz') == 'paper'
+    folder = {'dataset': 'grid_mnist', 'seed': 0, 'config': {'procedure': 'paper'}}
+    assert procedure('--dataset=grid_mnist', stored=folder) == 'paper'
+    del folder['config']['procedure']
+    assert procedure('--dataset=grid_mnist', stored=folder) == 'paper'
+    # A flag given wins (and run.py then refuses it by name, tests/test_run.py).
+    assert procedure('--dataset=grid_mnist', '--procedure=explore', stored=folder) == 'explore'

@@ -12,7 +12,8 @@ from shared.training import Trainer
 from supair_tf import PRESETS, Supair
 from supair_tf.elbo import count_posterior
 
-SMALL = PRESETS['mnist'].replace(scene_height=32, scene_width=32, batch_size=4)
+SMALL = PRESETS['mnist'].replace(scene_height=32, scene_width=32, batch_size=4,
+                                 procedure='paper')  # the authors'; tests name explore
 
 
 def scenes_with_digit_like_blobs(n=4):
@@ -157,9 +158,11 @@ def test_explore_trains_the_same_without_count_labels(tmp_path):
                 evals_per_epoch=1, verbose=0).fit(2)
         return [v.numpy() for v in model.model_variables]
 
-    # To float32 rounding: without deterministic ops two runs differ now and then by that.
+    # To float32 rounding, which two runs of the same scenes differ by now and then (a CI
+    # machine: 4e-7 in 4 of 262,144 weights): each Adam step moves a weight by about the
+    # learning rate, 1e-3, so a difference of the labels' making is far above 1e-5.
     for a, b in zip(trained(labelled, 'a'), trained(unlabelled, 'b'), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_explore_ends_with_the_mean_of_its_last_epochs_and_trains_on_from_its_last(tmp_path):
