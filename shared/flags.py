@@ -88,7 +88,8 @@ flags.DEFINE_float('overlap_rate', None, 'rate of the Gamma(1, rate) overlap pen
 flags.DEFINE_enum('procedure', None, ['paper', 'explore'], 'SuPAIR\'s training procedure: '
                   'paper (the authors\'); explore: q\'s presence probabilities kept at least '
                   'a floor that falls from --explore_floor to 0, and boxes at least '
-                  '--explore_min_scale wide, over --explore_steps steps (preset: paper)')
+                  '--explore_min_scale wide, over --explore_steps steps (preset: explore; paper '
+                  'for sprites_rgb and npz:, and for a folder that recorded none)')
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
                    'first step (0.3)', lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_integer('explore_steps', None, 'with --procedure=explore: steps over which the '
