@@ -184,12 +184,11 @@ def test_a_run_stopped_with_sigint_records_the_same_train_elbos_as_one_never_sto
         small_sprites, tmp_path):
     """The stop lands where it lands (usually just after a step returns): the resumed run's
     metrics.csv equals the uninterrupted run's in every column but the seconds, the
-    train-ELBO window included, over the first two epochs, where the stop lands."""
-    def args(run_dir):
+    train-ELBO window included."""
+    def args(run_dir):  # XLA: two runs of the plain graphs differ by rounding here (below)
         return [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={run_dir}',
                 '--batch_size=8', '--steps_per_epoch=12', '--epochs=4', '--evals_per_epoch=2',
-                '--test_scenes=16', '--threads=1', '--deterministic', '--checkpoint_seconds=1',
-                PLAIN]
+                '--test_scenes=16', '--threads=1', '--deterministic', '--checkpoint_seconds=1']
     run_py(*args(tmp_path / 'whole'))
     stopped = tmp_path / 'stopped'
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'run.py'), *args(stopped)],
@@ -207,12 +206,10 @@ def test_a_run_stopped_with_sigint_records_the_same_train_elbos_as_one_never_sto
     stopped_rows, whole_rows = read_metrics(str(stopped)), read_metrics(str(tmp_path / 'whole'))
     assert [(r['step'], r['epoch']) for r in stopped_rows] == \
         [(r['step'], r['epoch']) for r in whole_rows]
-    # A resume that lost a step, a batch or the window shows in the first rows after the stop
-    # (a step's lost ELBO moved the window's mean by per cents). Later rows are not compared:
-    # two uninterrupted --deterministic runs here differ now and then by one float32 rounding
-    # at about step 30, which this small model grows to 2e-5 of the test ELBO at step 42 and
-    # two of 16 counts at step 48 (measured, 2026-12-06).
-    early = [(s, w) for s, w in zip(stopped_rows, whole_rows, strict=True) if int(w['step']) <= 24]
+    # A step's lost ELBO moved the window's mean by per cents. Under the plain graphs two
+    # uninterrupted --deterministic runs here differed by float32 rounding from the first
+    # rows, which this small model grew to two of 16 counts by step 48 (2026-12-06); the
+    # XLA-compiled step gives the same numbers run after run.
     for key in ('test_count_acc', 'elbo', 'train_elbo'):
-        np.testing.assert_allclose([float(s[key]) for s, _ in early],
-                                   [float(w[key]) for _, w in early], rtol=1e-5)
+        np.testing.assert_allclose([float(r[key]) for r in stopped_rows],
+                                   [float(r[key]) for r in whole_rows], rtol=1e-6)
