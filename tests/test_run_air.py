@@ -3,8 +3,10 @@ settings kept and refused by name, one-line errors, the SavedModel's serving con
 
 import json
 import os
+import shutil
 
 import numpy as np
+import pytest
 
 from tests.runs import PLAIN, SMALL_FLAG, python, read_metrics, run_py
 
@@ -15,10 +17,16 @@ def air_flags(data_dir, run_dir):
             '--test_scenes=32', PLAIN, '--deterministic', '--threads=1']
 
 
+@pytest.fixture(scope='module')
+def air_run(small_sprites, tmp_path_factory):
+    """An AIR run of two epochs (12 steps), never interrupted, and what it printed."""
+    whole = tmp_path_factory.mktemp('air') / 'whole'
+    return whole, run_py(*air_flags(small_sprites, whole), '--epochs=2').stdout
+
+
 def test_an_air_run_stopped_and_resumed_writes_what_an_uninterrupted_one_writes(small_sprites,
-                                                                              tmp_path):
-    whole, parts = tmp_path / 'whole', tmp_path / 'parts'
-    first = run_py(*air_flags(small_sprites, whole), '--epochs=2').stdout
+                                                                              air_run, tmp_path):
+    (whole, first), parts = air_run, tmp_path / 'parts'
     assert 'parameters: inference_lstm 2,879,488, object_model 344,884, baselines 2,931,089' \
         in first
     assert 'sampled_count_acc' in first
@@ -60,9 +68,10 @@ def test_a_supair_setting_given_to_air_is_refused_in_one_line(small_sprites, tmp
     assert not os.path.exists(tmp_path / 'settings.json')
 
 
-def test_air_evaluates_the_greedy_counts_against_the_truth(small_sprites, tmp_path):
-    run_py(*air_flags(small_sprites, tmp_path), '--epochs=1')
-    out = run_py(*air_flags(small_sprites, tmp_path), '--mode=eval').stdout
+def test_air_evaluates_the_greedy_counts_against_the_truth(small_sprites, air_run, tmp_path):
+    run_dir = tmp_path / 'copy'
+    shutil.copytree(air_run[0], run_dir)
+    out = run_py(*air_flags(small_sprites, run_dir), '--mode=eval').stdout
     accuracy = float(out.split('test count accuracy ')[1].split(',')[0])
-    row = read_metrics(tmp_path)[-1]
+    row = read_metrics(run_dir)[-1]
     assert np.isclose(accuracy, float(row['test_count_acc']), atol=1e-4)

@@ -12,6 +12,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from tests.runs import ENV, PLAIN, ROOT, SMALL_FLAG, copy_of, read_metrics, run_py
 
@@ -67,31 +68,43 @@ def test_a_run_stopped_with_sigterm_saves_the_step_it_reached(small_sprites, tmp
     assert f'resuming from step {step} of' in resumed.stdout
 
 
+def deterministic_flags(small_sprites, run_dir):
+    """A run of 48 steps that, under --deterministic, repeats exactly: it takes the XLA step
+    (two runs of the plain graphs differ by float32 rounding here, 2026-12-06)."""
+    return [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={run_dir}',
+            '--batch_size=8', '--steps_per_epoch=12', '--epochs=4', '--evals_per_epoch=2',
+            '--test_scenes=16', '--threads=1', '--deterministic', '--checkpoint_seconds=1']
+
+
+@pytest.fixture(scope='module')
+def whole_run(small_sprites, tmp_path_factory):
+    """The folder of a deterministic run never interrupted, for the stopped ones to match."""
+    run_dir = tmp_path_factory.mktemp('whole') / 'run'
+    run_py(*deterministic_flags(small_sprites, run_dir))
+    return run_dir
+
+
 def test_a_killed_and_resumed_deterministic_run_ends_with_the_same_parameters(small_sprites,
+                                                                               whole_run,
                                                                                tmp_path):
     """Under --deterministic, SIGKILL at a checkpoint and a resume give an uninterrupted
     run's parameters and metrics: data order, z_where noise and optimiser state resume."""
-    common = [f'--data_dir={small_sprites}', SMALL_FLAG, '--batch_size=16', '--steps_per_epoch=8',
-              '--epochs=2', '--evals_per_epoch=1', '--test_scenes=32', '--deterministic',
-              '--checkpoint_seconds=1']  # XLA: the plain graphs differ by rounding here
-    whole = tmp_path / 'whole'
-    run_py(*common, f'--run_dir={whole}')
-    killed = tmp_path / 'killed'
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'run.py'), *common,
-                                f'--run_dir={killed}'], env=ENV, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    whole, killed = whole_run, tmp_path / 'killed'
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'run.py'),
+                                *deterministic_flags(small_sprites, killed)],
+                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, steps = time.time() + 600, []
     state = killed / 'checkpoints' / 'checkpoint'  # written after a checkpoint's files
     while time.time() < deadline and process.poll() is None:
         steps = [int(n) for n in re.findall(r'ckpt-(\d+)"', state.read_text())
                  ] if state.exists() else []
-        if steps and 3 <= max(steps) < 16:
+        if steps and 3 <= max(steps) < 40:
             break
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert steps and max(steps) < 16, 'the run ended before it could be killed mid-way'
-    resumed = run_py(*common, f'--run_dir={killed}')
+    assert steps and max(steps) < 40, 'the run ended before it could be killed mid-way'
+    resumed = run_py(*deterministic_flags(small_sprites, killed))
     assert 'resuming from step' in resumed.stdout
     code = """
 import sys, numpy as np, tensorflow as tf
@@ -181,17 +194,13 @@ def test_a_second_run_on_a_folder_in_use_stops_at_once_naming_the_holder(small_s
 
 
 def test_a_run_stopped_with_sigint_records_the_same_train_elbos_as_one_never_stopped(
-        small_sprites, tmp_path):
+        small_sprites, whole_run, tmp_path):
     """The stop lands where it lands (usually just after a step returns): the resumed run's
     metrics.csv equals the uninterrupted run's in every column but the seconds, the
     train-ELBO window included."""
-    def args(run_dir):  # XLA: two runs of the plain graphs differ by rounding here (below)
-        return [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={run_dir}',
-                '--batch_size=8', '--steps_per_epoch=12', '--epochs=4', '--evals_per_epoch=2',
-                '--test_scenes=16', '--threads=1', '--deterministic', '--checkpoint_seconds=1']
-    run_py(*args(tmp_path / 'whole'))
     stopped = tmp_path / 'stopped'
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'run.py'), *args(stopped)],
+    args = deterministic_flags(small_sprites, stopped)
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'run.py'), *args],
                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # At the first evaluation, 42 steps before the end: on a fast machine those take a few
     # seconds, so the stop must go at once (a CI machine finished 18 steps in under 1.5 s).
@@ -201,9 +210,9 @@ def test_a_run_stopped_with_sigint_records_the_same_train_elbos_as_one_never_sto
     saved = re.search(r'interrupted: saved step (\d+)', out)
     assert saved, 'the run ended before the stop reached it'
     assert int(saved[1]) < 24, f'the stop came late, at step {saved[1]}'
-    run_py(*args(stopped))
+    run_py(*args)
 
-    stopped_rows, whole_rows = read_metrics(str(stopped)), read_metrics(str(tmp_path / 'whole'))
+    stopped_rows, whole_rows = read_metrics(str(stopped)), read_metrics(str(whole_run))
     assert [(r['step'], r['epoch']) for r in stopped_rows] == \
         [(r['step'], r['epoch']) for r in whole_rows]
     # A step's lost ELBO moved the window's mean by per cents. Under the plain graphs two
