@@ -1,210 +1,38 @@
 """What run.py does: read the flags once into a run spec, then train, evaluate, export or
-sample as its mode says."""
+sample as its mode says (the stages: shared.run_setup, then shared.run_modes)."""
 
 import contextlib
-import glob
-import json
-import os
-import shutil
 import sys
-import tempfile
-from typing import NamedTuple
 
-import numpy as np
-import tensorflow as tf
 from absl import logging
 
-import air_tf
-import supair_tf
-from datasets import DatasetError, digit_pool, load_dataset
-from datasets.core import NPZ_PREFIX
-from datasets.core import scene_counts as core_scene_counts
-from datasets.scenes import CANVAS
-from shared.cluster import ClusterError, Watchdog, multi_worker_strategy, read_tf_config
-from shared.export import export_saved_model
+from datasets import DatasetError
+from shared.cluster import ClusterError
 from shared.flags import read_run_spec
 from shared.interrupts import stop_like_ctrl_c
-from shared.model_card import model_card, read_card_text, write_card
-from shared.run_folder import RunFolder, RunFolderError, flat_settings, replace_export
+from shared.model_card import read_card_text
+from shared.run_folder import RunFolder, RunFolderError, flat_settings
+from shared.run_modes import (
+    build_trainer,
+    fit,
+    report,
+    sample,
+    start_strategy,
+    train_worker,
+    worker_task,
+)
+from shared.run_setup import (
+    UsageError,
+    clear_debris,
+    load_data,
+    prepare_run_dir,
+    refuse_early,
+    run_folders,
+    stored_settings,
+)
 from shared.runtime import configure
-from shared.training import Trainer
 from shared.training_state import CheckpointError
 from shared.version import VERSION
-
-
-class UsageError(Exception):
-    """A problem with the command line or the run directory; one line says what to do."""
-
-
-class ModelKind(NamedTuple):
-    """What run.py needs to make one kind of model: its presets, and the class."""
-
-    presets: dict        # data set -> config (the paper's settings)
-    npz_default: object  # the config of a user's own scenes
-    build: type          # build(config, seed=, jit_compile=) -> a model (shared.interface)
-    own_flags: tuple     # flags that set this kind's config and no other's
-
-
-MODELS = {
-    'supair': ModelKind(supair_tf.PRESETS, supair_tf.config.NPZ_DEFAULT, supair_tf.Supair,
-                        ('background_model', 'structure', 'lstm_units', 'overlap_rate',
-                         'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed',
-                         'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup',
-                         'explore_min_scale', 'explore_spread', 'average_epochs')),
-    'air': ModelKind(air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, ()),
-}
-
-
-# Choices whose default depends on the run: a run folder's stored value, else these. (A
-# folder trained with the authors' procedure, the presets' default before explore, resumes
-# with it; the explore procedure's settings: a folder keeps those it was made with when
-# their defaults change, and a paper-procedure folder, which never reads them, keeps
-# resuming.)
-INHERITED = ('structure_seed', 'data_order', 'procedure', 'explore_floor', 'explore_steps',
-             'overlap_warmup', 'explore_min_scale', 'explore_spread', 'average_epochs')
-
-
-def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):
-    """The data set's paper preset for ``--model`` (an .npz: the paper's defaults) with the
-    spec's overrides applied to it, for scenes of ``scene_shape`` (H, W, C) (and AIR, whose
-    loss scales by it: ``train_scenes``). SuPAIR's ``structure_seed`` defaults to
-    ``--seed``; with ``stored`` (the settings of the run folder being resumed) the unset
-    flags of INHERITED keep the run's own values, so an older folder resumes as it was."""
-    kind = MODELS[spec.model]
-    height, width, channels = scene_shape
-    overrides = {'scene_height': height, 'scene_width': width, 'channels': channels}
-    if spec.model == 'supair':
-        overrides['structure_seed'] = spec.seed
-        if stored is not None:
-            recorded = flat_settings(stored)
-            overrides.update({k: recorded[k] for k in INHERITED if k in recorded})
-    elif train_scenes is not None:
-        overrides['train_scenes'] = train_scenes
-    for name, value in spec.overrides.items():
-        other = next((m for m, k in MODELS.items() if m != spec.model and name in k.own_flags),
-                     None)
-        if other:
-            raise UsageError(f'--{name} is a setting of --model={other}, not of '
-                             f'--model={spec.model}')
-        if name.endswith('var_range'):
-            try:
-                value = tuple(float(v) for v in value)
-            except ValueError:
-                raise UsageError(f'--{name} takes two numbers, min,max; got {value}') from None
-            if len(value) != 2:
-                raise UsageError(f'--{name} takes two numbers, min,max; got {value}')
-        overrides[name] = value
-    try:
-        return kind.presets.get(spec.dataset, kind.npz_default).replace(**overrides).validate()
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-
-
-def dataset_label(spec):
-    """The data set's name in run folders: ``npz:path/to/scenes.npz`` -> ``npz_scenes``."""
-    if spec.dataset.startswith(NPZ_PREFIX):
-        return 'npz_' + os.path.splitext(os.path.basename(spec.dataset[len(NPZ_PREFIX):]))[0]
-    return spec.dataset
-
-
-def default_run_dir(spec, config):
-    """runs/DATASET[_nobg][_pd]_seedSEED (SuPAIR), runs/air_DATASET_seedSEED (AIR)."""
-    if spec.model == 'air':
-        return os.path.join('runs', f'air_{dataset_label(spec)}_seed{spec.seed}')
-    name = dataset_label(spec) + ('' if config.background_model else '_nobg')
-    name += '_pd' if config.structure == 'poon_domingos' else ''
-    return os.path.join('runs', f'{name}_seed{spec.seed}')
-
-
-def run_settings(spec, config):
-    """Everything that shapes what a run learns, as recorded in its settings.json."""
-    return {'version': VERSION, 'model': spec.model,
-            'config': {k: list(v) if isinstance(v, tuple) else v
-                       for k, v in vars(config).items()},
-            'seed': spec.seed, 'data_seed': spec.data_seed, 'dataset': spec.dataset,
-            'max_objects': spec.max_objects, 'steps_per_epoch': spec.steps_per_epoch,
-            'scenes': scene_counts(spec),
-            'mnist_digits': digit_pool(spec.dataset, spec.data_dir, spec.mnist_dir)}
-
-
-def scene_counts(spec):
-    """--scenes as (train, test), or None for the data set's own."""
-    if spec.scenes is None:
-        return None
-    try:
-        return [int(n) for n in spec.scenes]
-    except ValueError:
-        raise UsageError('--scenes takes two numbers, train,test; got '
-                         + ','.join(spec.scenes)) from None
-
-
-# Settings of the data alone: a trained model may be evaluated on other scenes of its shape
-# (--mode=eval --max_objects=3 on a model trained with 0-2 objects, or on scenes composed
-# from another set of digits).
-DATA_ONLY = ('max_objects', 'mnist_digits')
-
-
-def stored_settings(run_dir):
-    """The settings of the run a folder holds (settings.json, or a checkpoint's copy), or
-    None where no checkpoint is (a run that failed before its first save has its
-    settings replaced)."""
-    folder = RunFolder(run_dir)
-    try:
-        return folder.read_settings() if folder.holds_run() else None
-    except RunFolderError as e:
-        raise UsageError(str(e)) from None
-
-
-def prepare_run_dir(spec, run_dir, config, record=True):
-    """Creates the run directory and records the settings (if ``record``).
-
-    A folder that holds a checkpoint belongs to its settings (settings.json, or the copy in
-    its checkpoints): other settings are refused, naming the first that differs.
-    """
-    check_writable(run_dir, 'run_dir')
-    folder = RunFolder(run_dir)
-    settings = run_settings(spec, config)
-    try:
-        folder.check_settings(settings, ignore=() if record else DATA_ONLY,
-                              first=tuple(spec.overrides))
-    except RunFolderError as e:
-        raise UsageError(str(e)) from None
-    if record:
-        folder.record_settings(settings, spec.flags_text)
-    return settings
-
-
-def check_writable(folder, flag, keep=True):
-    """Fails now, not after training, if ``folder`` cannot be created and written; a folder
-    made only for the check goes again unless ``keep`` (an export folder appears when the
-    export is written, not as an empty one a failed start leaves)."""
-    try:
-        made = not os.path.isdir(folder)
-        os.makedirs(folder, exist_ok=True)
-        # A probe of this process's own: the workers of a multi-worker run check the same
-        # folder at the same moment, and one's probe must not be another's to remove.
-        handle, probe = tempfile.mkstemp(prefix='.writable_', dir=folder)
-        os.close(handle)
-        os.remove(probe)
-        if made and not keep:
-            with contextlib.suppress(OSError):  # another worker's probe may be there now
-                os.rmdir(folder)
-    except OSError as e:
-        raise UsageError(f'cannot write to --{flag}={folder} ({e.strerror}); '
-                         'pass a writable folder') from None
-
-
-def make_strategy(spec):
-    """The tf.distribute strategy that --strategy asks for (multi_worker: see run)."""
-    if spec.strategy == 'default':
-        return tf.distribute.get_strategy()
-    if spec.cpu_replicas and not tf.config.list_physical_devices('GPU'):
-        cpu = tf.config.list_physical_devices('CPU')[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * spec.cpu_replicas)
-        return tf.distribute.MirroredStrategy(
-            [d.name for d in tf.config.list_logical_devices('CPU')])
-    return tf.distribute.MirroredStrategy()
 
 
 def run(spec):
@@ -250,187 +78,6 @@ def run_locked(spec, run_dir, export_dir, task, chief):
                 print(f'the SavedModel in {export_dir}:\n{card}', flush=True)
             report(trainer, trainer.evaluate_now(),
                    export_dir if spec.mode == 'export' else None)
-
-
-def run_folders(spec):
-    """The run and export folders, checked writable before any data is built."""
-    # An .npz brings its scene shape with it; the config is made again once it is read.
-    size = spec.scene_size or CANVAS
-    config = config_from_spec(spec, (size, size, 3 if spec.dataset == 'sprites_rgb' else 1))
-    run_dir = spec.run_dir or default_run_dir(spec, config)
-    check_writable(run_dir, 'run_dir')
-    export_dir = spec.export_dir or os.path.join(run_dir, 'saved_model')
-    if spec.mode in ('train', 'export'):
-        check_writable(export_dir, 'export_dir', keep=False)
-    return run_dir, export_dir
-
-
-def clear_debris(run_dir):
-    """What killed starts left in the run folder (this process holds its lock, so nothing
-    there is another's): half-made exports beside the SavedModel."""
-    for leftover in glob.glob(os.path.join(run_dir, '.export_*')):
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-def refuse_early(spec, run_dir):
-    """Compares the settings with the run folder's before any data set is built (the full
-    comparison follows once it is): a refused command costs no building. Built-in data
-    sets only (an .npz brings its shape with it)."""
-    stored = stored_settings(run_dir)
-    if stored is None or spec.dataset.startswith(NPZ_PREFIX):
-        return
-    size = spec.scene_size or CANVAS
-    shape = (size, size, 3 if spec.dataset == 'sprites_rgb' else 1)
-    counts = scene_counts(spec)
-    config = config_from_spec(spec, shape, stored, train_scenes=(
-        counts or core_scene_counts(spec.dataset))[0])
-    prepare_run_dir(spec, run_dir, config, record=False)
-
-
-def worker_task(spec):
-    """This process's task of a multi-worker run (TF_CONFIG), or None."""
-    if spec.strategy != 'multi_worker':
-        return None
-    if spec.mode != 'train':
-        raise UsageError('--strategy=multi_worker is for training; evaluate or export '
-                         'with the default strategy')
-    if spec.stop_gain:
-        raise UsageError('--stop_gain reads the chief\'s evaluations; with several workers '
-                         'train a fixed number of --epochs')
-    return read_tf_config(os.environ.get('TF_CONFIG', ''))
-
-
-def load_data(spec, run_dir):
-    """Training and test scenes, and the config for their shape (and the run held in
-    ``run_dir``, whose unset choices it keeps)."""
-    train, test = load_dataset(spec.dataset, data_dir=spec.data_dir, mnist_dir=spec.mnist_dir,
-                               seed=spec.data_seed, download=spec.download,
-                               max_objects=spec.max_objects, scene_size=spec.scene_size,
-                               sizes=scene_counts(spec))
-    config = config_from_spec(spec, train.images.shape[1:], stored_settings(run_dir),
-                              train_scenes=len(train))
-    if config.batch_size > len(train):
-        raise UsageError(f'--batch_size={config.batch_size} exceeds the {len(train)} training '
-                         'scenes')
-    return train, test.subset(spec.test_scenes) if spec.test_scenes else test, config
-
-
-def start_strategy(spec, task, config):
-    """The tf.distribute strategy, and (several workers) the watchdog that waits for all."""
-    waiting = None
-    if task:  # from here until the first step, every worker waits for all the others
-        waiting = Watchdog(spec.worker_timeout, f'{task}: not every worker of TF_CONFIG '
-                           f'joined within {spec.worker_timeout} s (--worker_timeout); start '
-                           'all of them with the same command').start()
-        strategy = multi_worker_strategy(spec.worker_timeout)
-        print(f'{task} of {task.tasks} workers' + (' (chief: writes the run directory)'
-                                                    if task.is_chief else ''), flush=True)
-    else:
-        strategy = make_strategy(spec)
-    replicas = strategy.num_replicas_in_sync
-    if config.batch_size % replicas:
-        raise UsageError(f'--batch_size={config.batch_size} does not split over {replicas} '
-                         'replicas; pass a multiple')
-    return waiting, strategy
-
-
-def build_trainer(spec, config, train, test, run_dir, strategy, chief, settings):
-    """The model (its parameter counts printed, as Table 1) and its trainer."""
-    with strategy.scope():
-        model = MODELS[spec.model].build(config, seed=spec.seed, jit_compile=spec.jit_compile)
-    if chief:
-        print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in
-                                         model.parameter_counts().items()), flush=True)
-    return Trainer(model, train, test, run_dir, seed=spec.seed,
-                   steps_per_epoch=spec.steps_per_epoch, strategy=strategy,
-                   evals_per_epoch=spec.evals_per_epoch,
-                   frequent_eval_epochs=spec.frequent_eval_epochs,
-                   stop_gain=spec.stop_gain, stop_epochs=spec.stop_epochs,
-                   checkpoint_seconds=spec.checkpoint_seconds, verbose=int(chief),
-                   chief=chief, settings=settings)
-
-
-def sample(spec, trainer, run_dir):
-    """32 scenes drawn from the model (SuPAIR: and the same with leaf means), as PNGs."""
-    folder = os.path.join(run_dir, 'pictures')
-    os.makedirs(folder, exist_ok=True)
-    pictures = trainer.model.sample_pictures(32, seed=spec.seed)
-    for name, image in pictures.items():
-        image.save(os.path.join(folder, f'{name}.png'))
-    print(f'32 scenes sampled from step {int(trainer.step.numpy())}: ' + ', '.join(
-        f'{folder}/{name}.png' for name in pictures))
-
-
-def report(trainer, result, export_dir=None):
-    """Prints the evaluation of the trainer's step; exports it into ``export_dir``, if given,
-    with its model card."""
-    step = int(trainer.step.numpy())
-    print_result(result, step)
-    if export_dir:
-        settings = json.loads(trainer.state.settings.numpy().decode())
-        export(trainer.model, export_dir, step,
-               model_card(trainer.model, settings, step, result))
-
-
-def export(model, export_dir, step, card):
-    """Replaces the SavedModel in ``export_dir`` with this step's and its model ``card``,
-    unless it holds a newer step's (then one line, and the newer one is kept)."""
-    def write(folder):
-        export_saved_model(model, folder)
-        write_card(folder, card)
-
-    try:
-        replace_export(export_dir, step, write)
-    except RunFolderError as e:
-        raise UsageError(str(e)) from None
-    print(f'SavedModel of step {step} written to {export_dir}')
-
-
-def train_worker(trainer, config, waiting, export_dir, chief):
-    """One worker's part of a multi-worker run: every worker trains and exports (as
-    TensorFlow asks), only the chief into ``export_dir`` and with printed results."""
-    try:
-        result = fit(trainer, config.epochs, compiled=waiting.stop)
-    except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError,
-            tf.errors.CancelledError, tf.errors.InternalError) as e:
-        step = int(trainer.step.numpy())
-        raise UsageError(f'lost contact with another worker at step {step} '
-                         f'({type(e).__name__}); start all workers again to resume from '
-                         f'{trainer.newest_checkpoint() or "the start"}') from None
-    if chief:
-        report(trainer, result, export_dir)
-    else:
-        scratch = tempfile.mkdtemp(prefix='supair_worker_export_')
-        try:
-            export_saved_model(trainer.model, scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        print('done: the chief holds the results', flush=True)
-
-
-def fit(trainer, epochs, compiled=None):
-    """trainer.fit, with a non-finite ELBO as one line naming the newest checkpoint."""
-    try:
-        return trainer.fit(epochs, compiled=compiled)
-    except FloatingPointError as e:
-        newest = trainer.newest_checkpoint() or 'none yet'
-        raise UsageError(f'{e}; newest checkpoint: {newest}') from None
-
-
-def print_result(result, step):
-    """The evaluation of ``step`` and its confusion matrix (or, unlabelled, the counts
-    found)."""
-    confusion = result.confusion
-    found = f'found 0-{confusion.shape[1] - 1}'
-    if np.isnan(result.test_count_acc):
-        print(f'step {step}: test ELBO {result.elbo:.1f} (no count labels); scenes by '
-              f'count {found}:\n{confusion[0]}')
-        return
-    print(f'step {step}: test count accuracy {result.test_count_acc:.4f}, '
-          f'IoU {result.test_iou:.3f}, ELBO {result.elbo:.1f}; counts (rows: true '
-          f'0-{confusion.shape[0] - 1}, columns: {found}):\n{confusion}')
-    for name, value in result.extra.items():
-        print(f'step {step}: {name} {value:.4f}')
 
 
 def main(argv):

@@ -138,7 +138,7 @@ def test_workers_probing_one_run_directory_at_once_do_not_trip_each_other(tmp_pa
     """Every worker checks at start-up that the shared run directory is writable; a probe
     file of one name for all let one worker remove another's and stop (the likely cause of
     a CI failure of the killed-worker test above)."""
-    from shared.app import check_writable
+    from shared.run_setup import check_writable
     failures = []
 
     def probe_many():

@@ -5,8 +5,8 @@ import dataclasses
 
 from absl import flags
 
-from shared.app import MODELS, config_from_spec
 from shared.flags import OVERRIDES, read_run_spec
+from shared.run_setup import MODELS, config_from_spec
 
 
 def parsed(*argv):
