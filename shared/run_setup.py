@@ -181,11 +181,16 @@ def check_writable(folder, flag, keep=True):
                          'pass a writable folder') from None
 
 
+def builtin_scene_shape(spec):
+    """(H, W, C) of the built-in data set's scenes that the spec asks for."""
+    size = spec.scene_size or CANVAS
+    return size, size, 3 if spec.dataset == 'sprites_rgb' else 1
+
+
 def run_folders(spec):
     """The run and export folders, checked writable before any data is built."""
     # An .npz brings its scene shape with it; the config is made again once it is read.
-    size = spec.scene_size or CANVAS
-    config = config_from_spec(spec, (size, size, 3 if spec.dataset == 'sprites_rgb' else 1))
+    config = config_from_spec(spec, builtin_scene_shape(spec))
     run_dir = spec.run_dir or default_run_dir(spec, config)
     check_writable(run_dir, 'run_dir')
     export_dir = spec.export_dir or os.path.join(run_dir, 'saved_model')
@@ -208,8 +213,7 @@ def refuse_early(spec, run_dir):
     stored = stored_settings(run_dir)
     if stored is None or spec.dataset.startswith(NPZ_PREFIX):
         return
-    size = spec.scene_size or CANVAS
-    shape = (size, size, 3 if spec.dataset == 'sprites_rgb' else 1)
+    shape = builtin_scene_shape(spec)
     counts = scene_counts(spec)
     config = config_from_spec(spec, shape, stored, train_scenes=(
         counts or core_scene_counts(spec.dataset))[0])
