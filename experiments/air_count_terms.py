@@ -6,7 +6,8 @@ and z_what at q's means) finds n objects. The joint log p(x, z) (Eslami et al. 2
 section 2: the count prior, each object's z_where and z_what priors, and the pixels'
 Normal(canvas, sd)) is scored with all n boxes and with the last one left out, and the
 difference is split into its terms: what the pixels gain, the count prior's price, and
-the box's z_where and z_what prior terms.
+the box's z_where and z_what prior terms. Beside them, medians: the last box's largest
+IoU with another of the scene's boxes, and its share of the brightness the boxes draw.
 
 Leaving a box out keeps the other boxes where q put them, so a split object (two boxes,
 each drawing part) would look worth its box only because the other box was fit to share.
@@ -31,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from air_tf.model import count_prior, normal_log_prob  # noqa: E402
-from air_tf.transformer import image_to_window  # noqa: E402
+from air_tf.transformer import image_to_window, window_boxes, window_to_image  # noqa: E402
 from datasets.core import load_dataset  # noqa: E402
 from experiments.run_model import load_model  # noqa: E402
 
@@ -115,6 +116,31 @@ def truth_start(model, images, boxes, counts):
     return z_where, np.stack(z_what, 1), present
 
 
+def last_box_shape(model, z_where, z_what, present):
+    """Per scene ``[b]``: the largest IoU of the last present box with another present box
+    (0 for one box), and the share of the canvas's brightness that the last box draws."""
+    c = model.config
+    boxes = window_boxes(tf.constant(z_where), c.scene_height, c.scene_width).numpy()
+    n = present.sum(axis=1).astype(int)
+    last = np.maximum(n - 1, 0)
+    rows = np.arange(len(n))
+    drawn = np.stack([window_to_image(model.decode_windows(z_what[:, t]), z_where[:, t],
+                                      c.scene_height, c.scene_width).numpy().sum(axis=(1, 2))
+                      for t in range(c.steps)], 1) * present
+    share = drawn[rows, last] / np.maximum(drawn.sum(axis=1), 1e-6)
+    overlap = np.zeros(len(n))
+    for t in range(c.steps - 1):
+        other = boxes[:, t]
+        mine = boxes[rows, last]
+        low = np.maximum(mine[:, :2], other[:, :2])
+        high = np.minimum(mine[:, 2:], other[:, 2:])
+        inter = np.prod(np.clip(high - low, 0.0, None), axis=1)
+        area = lambda q: (q[:, 2] - q[:, 0]) * (q[:, 3] - q[:, 1])  # noqa: E731
+        iou = inter / (area(mine) + area(other) - inter)
+        overlap = np.where(t < last, np.maximum(overlap, iou), overlap)
+    return overlap, share
+
+
 def drop_last(present):
     """``present`` with each scene's last present box removed (none stays none)."""
     n = present.sum(axis=1).astype(int)
@@ -159,13 +185,15 @@ def main(_):
             fitted = fit_n.sum(axis=1) - best
         else:
             fitted = np.full(len(batch), np.nan)
+        overlap, share = last_box_shape(model, z_where, z_what, present)
         for i in np.nonzero(keep)[0]:
-            rows.append((true[start + i], found[i], *(with_n[i] - without[i]), fitted[i]))
+            rows.append((true[start + i], found[i], *(with_n[i] - without[i]), fitted[i],
+                         overlap[i], share[i]))
     rows = np.array(rows, dtype=np.float64)
     print(f'{FLAGS.run_dir} at {os.path.basename(path)}, {len(images)} test scenes; the last '
           'of n greedy boxes: what n scores above n - 1 in log p(x, z) (nats per scene, means)')
     print('true found scenes | pixels | count prior | where prior | what prior | total | '
-          'share > 0 | refit total | refit share > 0')
+          'share > 0 | refit total | refit share > 0 | IoU with a box | brightness share')
     for t_count in sorted(set(rows[:, 0])):
         for n in sorted(set(rows[rows[:, 0] == t_count, 1])):
             sel = rows[(rows[:, 0] == t_count) & (rows[:, 1] == n)]
@@ -173,10 +201,11 @@ def main(_):
                 continue
             pix, cnt, whe, wha = sel[:, 2:6].mean(axis=0)
             total = sel[:, 2:6].sum(axis=1)
-            fit = sel[:, 6]
+            fit, overlap, share = sel[:, 6], sel[:, 7], sel[:, 8]
             print(f'{int(t_count)} {int(n)} {len(sel):6d} | {pix:7.1f} | {cnt:6.2f} | '
                   f'{whe:6.2f} | {wha:7.1f} | {total.mean():7.1f} | {np.mean(total > 0):.2f} | '
-                  f'{np.mean(fit):8.1f} | {np.mean(fit > 0):.2f}')
+                  f'{np.mean(fit):8.1f} | {np.mean(fit > 0):.2f} | '
+                  f'{np.median(overlap):.2f} | {np.median(share):.2f}')
 
 
 if __name__ == '__main__':
