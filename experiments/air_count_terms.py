@@ -35,6 +35,7 @@ from air_tf.model import count_prior, normal_log_prob  # noqa: E402
 from air_tf.transformer import image_to_window, window_boxes, window_to_image  # noqa: E402
 from datasets.core import load_dataset  # noqa: E402
 from experiments.run_model import load_model  # noqa: E402
+from shared.evaluation import box_iou  # noqa: E402
 
 flags.DEFINE_string('run_dir', None, 'an AIR run folder with a checkpoint', required=True)
 flags.DEFINE_string('data_dir', '~/.cache/supair', 'built data sets')
@@ -128,16 +129,10 @@ def last_box_shape(model, z_where, z_what, present):
                                       c.scene_height, c.scene_width).numpy().sum(axis=(1, 2))
                       for t in range(c.steps)], 1) * present
     share = drawn[rows, last] / np.maximum(drawn.sum(axis=1), 1e-6)
+    mine = boxes[rows, last]
     overlap = np.zeros(len(n))
     for t in range(c.steps - 1):
-        other = boxes[:, t]
-        mine = boxes[rows, last]
-        low = np.maximum(mine[:, :2], other[:, :2])
-        high = np.minimum(mine[:, 2:], other[:, 2:])
-        inter = np.prod(np.clip(high - low, 0.0, None), axis=1)
-        area = lambda q: (q[:, 2] - q[:, 0]) * (q[:, 3] - q[:, 1])  # noqa: E731
-        iou = inter / (area(mine) + area(other) - inter)
-        overlap = np.where(t < last, np.maximum(overlap, iou), overlap)
+        overlap = np.where(t < last, np.maximum(overlap, box_iou(mine, boxes[:, t])), overlap)
     return overlap, share
 
 
