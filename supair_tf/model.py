@@ -2,7 +2,6 @@
 detect objects, cut out patches, build the masks, score with the SPNs, sum over N.
 """
 
-import math
 from typing import NamedTuple
 
 import keras
@@ -17,6 +16,13 @@ from supair_tf.generation import FIXED_BG_STD, SceneGeneration, boxes_from_where
 from supair_tf.inference import InferenceNet
 from supair_tf.masks import cut_and_paste
 from supair_tf.pictures import sample_pictures, training_pictures
+from supair_tf.procedure import (
+    Procedure,
+    raise_presence,
+    where_noise,
+    widen_later_positions,
+    withhold_bonus,
+)
 from supair_tf.transformer import transform
 
 tfd = tfp.distributions
@@ -30,11 +36,6 @@ def region_graph(config, height, width, splits, depth, step):
         return RegionGraph.poon_domingos(height, width, step=step, max_depth=2)
     return RegionGraph.random(height * width * config.channels, splits, depth,
                               seed=config.structure_seed)
-
-
-def ramp(step, steps):
-    """0 at step 0, rising linearly to 1 at ``steps`` (> 0), 1 after."""
-    return tf.minimum(tf.cast(step, tf.float32) / float(steps), 1.0)
 
 
 def per_channel(mask, channels):
@@ -63,16 +64,6 @@ class SceneTerms(NamedTuple):
     boxes: BoxTerms
 
 
-class TrainingDraw(NamedTuple):
-    """What training step ``step`` draws and depends on (``step_noise``)."""
-
-    where: tf.Tensor            # [b, k, 4] standard normal noise that samples z_where
-    presence_floor: tf.Tensor   # scalar: the least z_pres of q this step (0: the paper's q)
-    bonus_share: tf.Tensor      # scalar: the share of log(overlap_rate) an object earns (1)
-    min_scale: tf.Tensor        # scalar: the least box width / A this step (min_obj_scale)
-    spread: tf.Tensor           # scalar: pixels added to q's std of the box position (0)
-
-
 class Supair(SceneGeneration, tf.Module):
     """The SuPAIR model and its inference network: the ELBO, its gradients, detection;
     scenes sampled and reconstructed (SceneGeneration).
@@ -85,15 +76,12 @@ class Supair(SceneGeneration, tf.Module):
 
     def __init__(self, config, seed=0, jit_compile=True, name='supair', graphs=None,
                  spn_layer=RatSpn):
-        """``seed`` fixes the initial parameters (it seeds Keras' global generators before
-        building) and the z_where noise of every training step. ``jit_compile`` compiles
-        the ELBO and its gradients with XLA (the optimiser's update, in the trainer, stays
-        outside: Keras' Adam is slower under XLA on the CPU); it computes the same numbers
-        as the plain graphs up to float32 rounding (tested). ``graphs``: the object and
-        background SPNs' region graphs, instead of the structures the config describes
-        (a comparison with another implementation passes that one's). ``spn_layer``: the
-        class of both SPNs (rat_spn.reference's per-region evaluation, to check or time
-        the fast layer against it)."""
+        """``seed`` fixes the initial parameters (seeding Keras' generators) and every
+        training step's z_where noise. ``jit_compile``: the ELBO and its gradients by XLA
+        (the same numbers to float32 rounding, tested; Adam, in the trainer, stays outside).
+        ``graphs``: the object and background SPNs' region graphs instead of the config's
+        (another implementation's, to compare); ``spn_layer``: both SPNs' class
+        (rat_spn.reference's per-region layer, to check or time the fast one against)."""
         super().__init__(name=name)
         keras.utils.set_random_seed(seed)
         self.config = config.validate()
@@ -111,6 +99,7 @@ class Supair(SceneGeneration, tf.Module):
             if c.background_model else None)
         self.seed = seed
         self.count_prior = count_log_prior(c.steps, c.count_decay)
+        self.procedure = Procedure(c)
         self._build()
         spec = tf.TensorSpec([None, *c.scene_shape], tf.float32)
         self.loss_and_gradients = tf.function(self.loss_and_gradients_graph,
@@ -148,66 +137,13 @@ class Supair(SceneGeneration, tf.Module):
 
     # ---- the generative model's terms (section 3) -------------------------------------
     def where_noise(self, batch, step, replica=0, replicas=1):
-        """Standard normal noise ``[batch, steps, 4]`` for sampling z_where.
-
-        A function of (seed, step) only, drawn for the global batch and sliced per
-        replica: one device and several draw the same numbers, and a resumed run
-        draws what the interrupted one would have.
-        """
-        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        # Philox named, not left to the device: XLA would pick another generator.
-        noise = tf.random.stateless_normal([batch * replicas, self.config.steps, 4], seed,
-                                           alg='philox')
-        return noise[replica * batch:(replica + 1) * batch]
-
-    def warm_up(self, step, start, end, steps):
-        """``end`` (the paper's value), or under ``procedure='explore'`` a value going
-        linearly from ``start`` at step 0 to ``end`` at ``steps`` (``end`` after)."""
-        if self.config.procedure != 'explore' or steps == 0:
-            return tf.constant(float(end))
-        return start + (end - start) * ramp(step, steps)
-
-    def presence_floor(self, step):
-        """The least presence probability q may give at training ``step``: under
-        ``procedure='explore'`` it falls from ``explore_floor`` to 0 over ``explore_steps``,
-        so that the second and third boxes keep learning where to go while q would rather
-        not use them; 0 under the paper's procedure."""
-        c = self.config
-        return self.warm_up(step, c.explore_floor, 0.0, c.explore_steps)
-
-    def bonus_share(self, step):
-        """The share of the overlap term's constant log(overlap_rate) that each object
-        earns at training ``step``. The Gamma(1, rate) density at zero overlap is the rate,
-        so every object that overlaps none earns log 120 = 4.8 nats, more than the count
-        prior's 0.7 takes: two boxes on one object gain ~4 nats over one. Under
-        ``procedure='explore'`` the share rises from 0 to 1 over ``overlap_warmup`` steps;
-        1 (the paper's objective) otherwise."""
-        return self.warm_up(step, 0.0, 1.0, self.config.overlap_warmup)
-
-    def min_scale(self, step):
-        """The least box width (relative to A) at training ``step``: under
-        ``procedure='explore'`` it falls from ``explore_min_scale`` (0: no warm-up) to
-        ``min_obj_scale`` over ``explore_steps``, so that the object SPN first learns whole
-        objects, not the fragments that tiny boxes see; ``min_obj_scale`` otherwise."""
-        c = self.config
-        return self.warm_up(step, c.explore_min_scale or c.min_obj_scale, c.min_obj_scale,
-                            c.explore_steps)
-
-    def spread(self, step):
-        """Pixels added to the std of q's position of the second and later boxes at
-        training ``step``: under ``procedure='explore'`` it falls from ``explore_spread`` to
-        0 over ``explore_steps``, so that a box q does not yet use samples places away from
-        where it sits (q's own std is at most 0.3 pixels) and learns where another object
-        is. (Spread on the first box too, nothing is found for two epochs.)"""
-        c = self.config
-        return self.warm_up(step, c.explore_spread, 0.0, c.explore_steps)
+        """Standard normal noise ``[batch, steps, 4]`` for sampling z_where at ``step``."""
+        return where_noise(self.seed, self.config.steps, batch, step, replica, replicas)
 
     def step_noise(self, batch, step, replica=0, replicas=1):
         """Training step ``step``'s TrainingDraw (shared.interface): its z_where noise and
-        warm-up values, all functions of (seed, step)."""
-        return TrainingDraw(self.where_noise(batch, step, replica, replicas),
-                            self.presence_floor(step), self.bonus_share(step),
-                            self.min_scale(step), self.spread(step))
+        the procedure's warm-up values, all functions of (seed, step)."""
+        return self.procedure.draw(self.where_noise(batch, step, replica, replicas), step)
 
     def scene_terms(self, images, noise=None, sample=True, min_scale=None, spread=None):
         """Everything the ELBO and the pictures need, for images ``[b, H, W, C]``.
@@ -219,10 +155,8 @@ class Supair(SceneGeneration, tf.Module):
         """
         b = tf.shape(images)[0]
         z_pres, where_mean, where_std = self.inference(images, min_scale=min_scale)
-        if spread is not None:   # on the positions of the boxes after the first
-            steps = self.config.steps
-            later = tf.constant([[0.0] * 4] + [[0.0, 0.0, 1.0, 1.0]] * (steps - 1))
-            where_std += spread * later
+        if spread is not None:
+            where_std = widen_later_positions(where_std, spread)
         q_where = tfd.Normal(where_mean, where_std)
         if noise is None:
             noise = self.where_noise(b, -1)
@@ -270,17 +204,14 @@ class Supair(SceneGeneration, tf.Module):
                    min_scale=None, spread=None):
         """Per-image ELBO ``[b]`` as a graph function (eq. 9); ``noise`` as in scene_terms.
 
-        With ``presence_floor`` (a scalar f), of q with each z_pres raised to
-        f + (1 - f) z_pres: still a lower bound on log p(x), of a q that tries more objects.
-        With ``bonus_share`` (s in [0, 1]), each object's overlap term loses (1 - s) log(rate):
-        a lower bound still, and looser. ``min_scale``, ``spread``: as in scene_terms.
+        With ``presence_floor`` (f), of q with each z_pres raised to f + (1 - f) z_pres;
+        with ``bonus_share`` (s), each object's overlap term loses (1 - s) log(rate): lower
+        bounds still (supair_tf.procedure). ``min_scale``, ``spread``: as in scene_terms.
         """
         t = self.scene_terms(images, noise, min_scale=min_scale, spread=spread)
-        z_pres, object_terms = t.z_pres, t.boxes.object_ll + t.boxes.overlap_lp
-        if presence_floor is not None:
-            z_pres = presence_floor + (1.0 - presence_floor) * z_pres
-        if bonus_share is not None:
-            object_terms -= (1.0 - bonus_share) * math.log(self.config.overlap_rate)
+        z_pres = raise_presence(t.z_pres, presence_floor)
+        object_terms = withhold_bonus(t.boxes.object_ll + t.boxes.overlap_lp, bonus_share,
+                                      self.config.overlap_rate)
         return enumerated_elbo(z_pres, object_terms, t.boxes.bg_ll, t.log_q_where,
                                self.count_prior)
 
@@ -305,9 +236,8 @@ class Supair(SceneGeneration, tf.Module):
         return {}
 
     def averaged_epochs(self):
-        """How many epoch ends the model a run ends with averages: ``average_epochs`` under
-        ``procedure='explore'``; the paper's procedure ends with its last weights (0)."""
-        return self.config.average_epochs if self.config.procedure == 'explore' else 0
+        """How many epoch ends the model a run ends with averages (the procedure's)."""
+        return self.procedure.averaged_epochs()
 
     def pictures(self, scenes, seed=0):
         """Boxes, reconstructions and samples, as ``{name: PIL image}``."""
@@ -327,13 +257,7 @@ class Supair(SceneGeneration, tf.Module):
         the loss is the replica's part of the global mean, so that the all-reduced
         gradients equal those of one device on the whole batch.
         """
-        warm_up = ()
-        if isinstance(noise, TrainingDraw):
-            # The paper's procedure keeps the authors' graph, not one that adds a zero.
-            if self.config.procedure == 'explore':
-                warm_up = (noise.presence_floor, noise.bonus_share, noise.min_scale,
-                           noise.spread)
-            noise = noise.where
+        noise, warm_up = self.procedure.objective_args(noise)
         with tf.GradientTape() as tape:
             elbo = self.elbo_graph(images, noise, *warm_up)
             loss = -tf.reduce_sum(elbo) / tf.cast(tf.shape(images)[0] * replicas, tf.float32)

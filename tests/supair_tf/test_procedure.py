@@ -27,10 +27,10 @@ def scenes_with_digit_like_blobs(n=4):
 def test_the_floor_falls_linearly_to_zero_and_the_papers_procedure_has_none():
     explore = Supair(SMALL.replace(procedure='explore', explore_floor=0.4, explore_steps=100),
                      jit_compile=False)
-    floors = [float(explore.presence_floor(step)) for step in (0, 25, 50, 100, 101, 10_000)]
+    floors = [float(explore.procedure.presence_floor(step)) for step in (0, 25, 50, 100, 101, 10_000)]
     np.testing.assert_allclose(floors, [0.4, 0.3, 0.2, 0.0, 0.0, 0.0], atol=1e-7)
     paper = Supair(SMALL, jit_compile=False)
-    assert float(paper.presence_floor(0)) == 0.0
+    assert float(paper.procedure.presence_floor(0)) == 0.0
 
 
 def test_the_papers_procedure_learns_from_the_authors_objective_whatever_the_draw_carries():
@@ -82,9 +82,9 @@ def test_without_the_overlap_bonus_each_expected_object_costs_log_rate():
     np.testing.assert_allclose(paper - shared, 0.75 * np.log(120.0) * expected_count,
                                rtol=1e-3)
     share = Supair(SMALL.replace(procedure='explore', overlap_warmup=200), jit_compile=False)
-    np.testing.assert_allclose([float(share.bonus_share(t)) for t in (0, 50, 200, 900)],
+    np.testing.assert_allclose([float(share.procedure.bonus_share(t)) for t in (0, 50, 200, 900)],
                                [0.0, 0.25, 1.0, 1.0])
-    assert float(Supair(SMALL, jit_compile=False).bonus_share(0)) == 1.0
+    assert float(Supair(SMALL, jit_compile=False).procedure.bonus_share(0)) == 1.0
 
 
 def test_early_boxes_are_at_least_the_warm_ups_width_and_later_ones_the_presets():
@@ -101,7 +101,7 @@ def test_early_boxes_are_at_least_the_warm_ups_width_and_later_ones_the_presets(
     np.testing.assert_allclose(widths[100], model.scene_terms(images, sample=False)
                                .z_where[..., 0].numpy(), rtol=1e-6)
     assert widths[100].min() < 0.6 and np.all(widths[0] > widths[100])
-    assert float(Supair(SMALL, jit_compile=False).min_scale(0)) == pytest.approx(0.3)
+    assert float(Supair(SMALL, jit_compile=False).procedure.min_scale(0)) == pytest.approx(0.3)
 
 
 def test_the_spread_widens_q_of_the_box_position_only_and_is_scored_as_sampled():
@@ -112,7 +112,7 @@ def test_the_spread_widens_q_of_the_box_position_only_and_is_scored_as_sampled()
                    seed=6, jit_compile=False)
     images = tf.constant(scenes_with_digit_like_blobs())
     draw = model.step_noise(4, 0)
-    assert float(draw.spread) == 5.0 and float(model.spread(10)) == 0.0
+    assert float(draw.spread) == 5.0 and float(model.procedure.spread(10)) == 0.0
     t = model.scene_terms(images, draw.where, spread=draw.spread)
     _, mean, std = (x.numpy() for x in model.inference(images))
     noise = draw.where.numpy()
