@@ -36,7 +36,9 @@ def import_tensorflow_quietly():
         try:
             import tensorflow as tf
             tf.config.list_physical_devices('GPU')
-            import shared.app  # noqa: F401  (Keras and TFP load TensorFlow's libraries again)
+            # Keras and TFP (imported by the models) load TensorFlow's libraries again.
+            import models  # noqa: F401
+            import shared.app  # noqa: F401
         finally:
             os.dup2(stderr, 2)
             os.close(stderr)
@@ -50,6 +52,7 @@ import_tensorflow_quietly()
 
 from absl import app, flags
 
+import models  # noqa: F401  (registers the kinds of model --model names)
 import shared.flags
 from shared.app import main
 

@@ -21,12 +21,14 @@ import tensorflow as tf
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import models  # noqa: E402, F401  (registers the kinds --model names)
 from datasets import load_dataset  # noqa: E402
 from shared.flags import read_run_spec  # noqa: E402
+from shared.run_modes import build_trainer  # noqa: E402
+from shared.run_setup import load_data  # noqa: E402
 from shared.runtime import configure  # noqa: E402
 from shared.training import make_optimizer, make_train_step  # noqa: E402
 from supair_tf import PRESETS, Supair  # noqa: E402
-from supair_tf import app as run_app  # noqa: E402  (defines run.py's flags)
 
 flags.DEFINE_integer('compare_steps', 5, 'training steps compared')
 FLAGS = flags.FLAGS
@@ -45,9 +47,9 @@ def main(argv):
     spec = read_run_spec()
     configure(spec.threads)
     tf.config.threading.set_inter_op_parallelism_threads(spec.threads)
-    train, test, config = run_app.load_data(spec, FLAGS.run_dir)
-    trainer = run_app.build_trainer(spec, config, train, test, FLAGS.run_dir,
-                                    tf.distribute.get_strategy(), True, {})
+    train, test, config = load_data(spec, FLAGS.run_dir)
+    trainer = build_trainer(spec, config, train, test, FLAGS.run_dir,
+                            tf.distribute.get_strategy(), True, {})
     # The harness's side, as original_training.py builds it with --graphs=ours.
     theirs, _ = load_dataset(spec.dataset, data_dir=spec.data_dir, mnist_dir=spec.mnist_dir,
                              seed=42)

@@ -6,14 +6,15 @@ import os
 
 import tensorflow as tf
 
+import models  # noqa: F401  (registers the kinds of model)
+from shared.model_kinds import KINDS
 from shared.run_folder import RunFolder
-from shared.run_setup import MODELS
 
 
 def load_model(run_dir):
     """The run's model at its newest checkpoint, its settings and that checkpoint's path."""
     settings = json.load(open(os.path.join(run_dir, 'settings.json')))
-    kind = MODELS[settings.get('model', 'supair')]
+    kind = KINDS[settings.get('model', 'supair')]
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in settings['config'].items()}
     config = type(kind.npz_default)(**fields)
     model = kind.build(config, seed=settings['seed'], jit_compile=False)

@@ -6,10 +6,22 @@ from absl import flags
 
 from datasets import DATASETS
 from datasets.core import NPZ_PREFIX
+from shared.model_kinds import KINDS
 
-flags.DEFINE_enum('model', 'supair', ['supair', 'air'], 'supair: SuPAIR (the paper\'s model); '
-                  'air: AIR (Eslami et al. 2016) as the paper ran it, Pyro\'s example with its '
-                  'recommended settings')
+flags.DEFINE_string('model', 'supair', 'supair: SuPAIR (the paper\'s model); air: AIR '
+                    '(Eslami et al. 2016) as the paper ran it, Pyro\'s example with its '
+                    'recommended settings')
+
+
+def known_model(name):
+    """--model names a kind of models.py (checked when the flags are parsed, once every
+    kind is registered)."""
+    if name not in KINDS:
+        raise flags.ValidationError(f'must be one of {", ".join(KINDS)}')
+    return True
+
+
+flags.register_validator('model', known_model)
 flags.DEFINE_string('dataset', 'sprites', f'data set: {", ".join(DATASETS)}, or npz:PATH for '
                     'your own scenes (images [N, H, W, C], optional counts and boxes; README)')
 flags.register_validator('dataset', lambda name: name in DATASETS or name.startswith(NPZ_PREFIX),

@@ -16,7 +16,6 @@ from, and an export never replaces one made from a newer step.
 
 import contextlib
 import csv
-import dataclasses
 import fcntl
 import glob
 import json
@@ -28,7 +27,7 @@ import tempfile
 import tensorflow as tf
 
 from shared.evaluation import MetricsRow
-from supair_tf.config import SupairConfig
+from shared.model_kinds import KINDS
 
 
 class RunFolderError(Exception):
@@ -53,12 +52,8 @@ EPOCH_ENDS = 'epoch_ends'
 def flat_settings(settings):
     """``{'config': {...}, 'seed': ...}`` -> one level of keys, missing ones at the values
     older run folders meant by leaving them out."""
-    # Folders from before a config field existed are SuPAIR's (AIR came later and records
-    # every field): a field they lack meant SuPAIR's default.
-    defaults = {}
-    if settings.get('model', 'supair') == 'supair':
-        defaults = {f.name: f.default for f in dataclasses.fields(SupairConfig)}
-        defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
+    # A config field a folder lacks meant its model's default when the folder was made.
+    defaults = KINDS[settings.get('model', 'supair')].config_defaults()
     return {**defaults, **LEGACY_SETTINGS,
             **{k: v for k, v in settings.items() if k != 'config'}, **settings['config']}
 

@@ -13,8 +13,9 @@ import tensorflow as tf
 from shared.cluster import Watchdog, multi_worker_strategy, read_tf_config
 from shared.export import export_saved_model
 from shared.model_card import model_card, write_card
+from shared.model_kinds import KINDS
 from shared.run_folder import RunFolderError, replace_export
-from shared.run_setup import MODELS, UsageError
+from shared.run_setup import UsageError
 from shared.training import Trainer
 
 
@@ -66,7 +67,7 @@ def start_strategy(spec, task, config):
 def build_trainer(spec, config, train, test, run_dir, strategy, chief, settings):
     """The model (its parameter counts printed, as Table 1) and its trainer."""
     with strategy.scope():
-        model = MODELS[spec.model].build(config, seed=spec.seed, jit_compile=spec.jit_compile)
+        model = KINDS[spec.model].build(config, seed=spec.seed, jit_compile=spec.jit_compile)
     if chief:
         print('parameters: ' + ', '.join(f'{k} {v:,}' for k, v in
                                          model.parameter_counts().items()), flush=True)

@@ -7,14 +7,12 @@ import glob
 import os
 import shutil
 import tempfile
-from typing import NamedTuple
 
-import air_tf
-import supair_tf
 from datasets import digit_pool, load_dataset
 from datasets.core import NPZ_PREFIX
 from datasets.core import scene_counts as core_scene_counts
 from datasets.scenes import CANVAS
+from shared.model_kinds import KINDS
 from shared.run_folder import RunFolder, RunFolderError, flat_settings
 from shared.version import VERSION
 
@@ -23,52 +21,21 @@ class UsageError(Exception):
     """A problem with the command line or the run directory; one line says what to do."""
 
 
-class ModelKind(NamedTuple):
-    """What run.py needs to make one kind of model: its presets, and the class."""
-
-    presets: dict        # data set -> config (the paper's settings)
-    npz_default: object  # the config of a user's own scenes
-    build: type          # build(config, seed=, jit_compile=) -> a model (shared.interface)
-    own_flags: tuple     # flags that set this kind's config and no other's
-
-
-MODELS = {
-    'supair': ModelKind(supair_tf.PRESETS, supair_tf.config.NPZ_DEFAULT, supair_tf.Supair,
-                        ('background_model', 'structure', 'lstm_units', 'overlap_rate',
-                         'obj_var_range', 'bg_var_range', 'patch_size', 'structure_seed',
-                         'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup',
-                         'explore_min_scale', 'explore_spread', 'average_epochs')),
-    'air': ModelKind(air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, ()),
-}
-
-
-# Choices whose default depends on the run: a run folder's stored value, else these. (A
-# folder trained with the authors' procedure, the presets' default before explore, resumes
-# with it; the explore procedure's settings: a folder keeps those it was made with when
-# their defaults change, and a paper-procedure folder, which never reads them, keeps
-# resuming.)
-INHERITED = ('structure_seed', 'data_order', 'procedure', 'explore_floor', 'explore_steps',
-             'overlap_warmup', 'explore_min_scale', 'explore_spread', 'average_epochs')
-
-
 def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):
     """The data set's paper preset for ``--model`` (an .npz: the paper's defaults) with the
-    spec's overrides applied to it, for scenes of ``scene_shape`` (H, W, C) (and AIR, whose
-    loss scales by it: ``train_scenes``). SuPAIR's ``structure_seed`` defaults to
-    ``--seed``; with ``stored`` (the settings of the run folder being resumed) the unset
-    flags of INHERITED keep the run's own values, so an older folder resumes as it was."""
-    kind = MODELS[spec.model]
+    spec's overrides applied to it, for scenes of ``scene_shape`` (H, W, C) (and the fields
+    the kind sets from the run: its ``run_fields`` of the seed and ``train_scenes``); with
+    ``stored`` (the settings of the run folder being resumed) the unset flags of the kind's
+    ``inherited`` fields keep the run's own values, so an older folder resumes as it was."""
+    kind = KINDS[spec.model]
     height, width, channels = scene_shape
-    overrides = {'scene_height': height, 'scene_width': width, 'channels': channels}
-    if spec.model == 'supair':
-        overrides['structure_seed'] = spec.seed
-        if stored is not None:
-            recorded = flat_settings(stored)
-            overrides.update({k: recorded[k] for k in INHERITED if k in recorded})
-    elif train_scenes is not None:
-        overrides['train_scenes'] = train_scenes
+    overrides = {'scene_height': height, 'scene_width': width, 'channels': channels,
+                 **kind.run_fields(spec.seed, train_scenes)}
+    if stored is not None:
+        recorded = flat_settings(stored)
+        overrides.update({k: recorded[k] for k in kind.inherited if k in recorded})
     for name, value in spec.overrides.items():
-        other = next((m for m, k in MODELS.items() if m != spec.model and name in k.own_flags),
+        other = next((m for m, k in KINDS.items() if m != spec.model and name in k.own_flags),
                      None)
         if other:
             raise UsageError(f'--{name} is a setting of --model={other}, not of '
@@ -95,11 +62,8 @@ def dataset_label(spec):
 
 
 def default_run_dir(spec, config):
-    """runs/DATASET[_nobg][_pd]_seedSEED (SuPAIR), runs/air_DATASET_seedSEED (AIR)."""
-    if spec.model == 'air':
-        return os.path.join('runs', f'air_{dataset_label(spec)}_seed{spec.seed}')
-    name = dataset_label(spec) + ('' if config.background_model else '_nobg')
-    name += '_pd' if config.structure == 'poon_domingos' else ''
+    """runs/NAME_seedSEED, NAME as the model kind names runs of the data set."""
+    name = KINDS[spec.model].run_name(dataset_label(spec), config)
     return os.path.join('runs', f'{name}_seed{spec.seed}')
 
 

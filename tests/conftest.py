@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pytest
 import tensorflow as tf
 
+import models  # noqa: F401  (registers SuPAIR and AIR, as run.py does)
 from shared.runtime import configure
 from tests.runs import SMALL, SMALL_FLAG, python, run_py
 

@@ -2,11 +2,14 @@
 
 import copy
 import dataclasses
+import os
 
 from absl import flags
 
 from shared.flags import OVERRIDES, read_run_spec
-from shared.run_setup import MODELS, config_from_spec
+from shared.model_kinds import KINDS
+from shared.run_setup import config_from_spec
+from tests.runs import ROOT, python
 
 
 def parsed(*argv):
@@ -42,9 +45,9 @@ def test_a_spec_is_a_snapshot_that_later_flag_changes_do_not_reach():
 def test_every_preset_flag_sets_a_field_of_each_model_or_is_named_as_one_models_own():
     """A flag one model's config lacks must be in that model's ``own_flags`` (so that giving
     it to the other model is refused in one line, not silently dropped or a traceback)."""
-    for model, kind in MODELS.items():
+    for model, kind in KINDS.items():
         fields = {f.name for f in dataclasses.fields(next(iter(kind.presets.values())))}
-        others = {name for m, k in MODELS.items() if m != model for name in k.own_flags}
+        others = {name for m, k in KINDS.items() if m != model for name in k.own_flags}
         for name in OVERRIDES:
             assert name in fields or name in others, f'--{name} under --model={model}'
             assert name not in kind.own_flags or name in fields, f'--{name} of {model}'
@@ -75,3 +78,33 @@ def test_explore_trains_the_paper_sets_and_a_folder_resumes_with_the_procedure_i
     assert procedure('--dataset=grid_mnist', stored=folder) == 'paper'
     # A flag given wins (and run.py then refuses it by name, tests/test_run.py).
     assert procedure('--dataset=grid_mnist', '--procedure=explore', stored=folder) == 'explore'
+
+
+def test_shared_imports_no_model_package_and_a_registered_kind_is_one_model_flag_away():
+    """shared/ sits below both models: importing all of it loads neither supair_tf nor
+    air_tf. A kind registered from outside (as models.py registers SuPAIR and AIR) is then
+    what --model names; an unregistered name is refused when the flags are parsed."""
+    out = python(f"""
+import glob, os, sys
+for path in sorted(glob.glob({os.path.join(ROOT, 'shared', '*.py')!r})):
+    __import__('shared.' + os.path.basename(path)[:-3])
+print(sorted(m for m in sys.modules if m.split('.')[0] in ('supair_tf', 'air_tf')))
+from absl import flags
+from shared.flags import read_run_spec
+from shared.model_kinds import KINDS, ModelKind, register
+from shared.run_setup import default_run_dir
+import supair_tf
+register('other', ModelKind(supair_tf.PRESETS, supair_tf.config.NPZ_DEFAULT, None, (),
+                            run_name=lambda label, config: 'other_' + label))
+flags.FLAGS(['run.py', '--model=other', '--dataset=mnist', '--seed=3'])
+spec = read_run_spec()
+print(default_run_dir(spec, supair_tf.PRESETS['mnist']))
+try:
+    flags.FLAGS(['run.py', '--model=dair'])
+except flags.IllegalFlagValueError as e:
+    print(e)
+""")
+    lines = out.splitlines()
+    assert lines[0] == '[]'
+    assert lines[1] == os.path.join('runs', 'other_mnist_seed3')
+    assert 'must be one of other' in lines[2]

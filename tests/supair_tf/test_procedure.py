@@ -27,7 +27,8 @@ def scenes_with_digit_like_blobs(n=4):
 def test_the_floor_falls_linearly_to_zero_and_the_papers_procedure_has_none():
     explore = Supair(SMALL.replace(procedure='explore', explore_floor=0.4, explore_steps=100),
                      jit_compile=False)
-    floors = [float(explore.procedure.presence_floor(step)) for step in (0, 25, 50, 100, 101, 10_000)]
+    floors = [float(explore.procedure.presence_floor(step))
+              for step in (0, 25, 50, 100, 101, 10_000)]
     np.testing.assert_allclose(floors, [0.4, 0.3, 0.2, 0.0, 0.0, 0.0], atol=1e-7)
     paper = Supair(SMALL, jit_compile=False)
     assert float(paper.procedure.presence_floor(0)) == 0.0
