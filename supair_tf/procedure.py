@@ -119,8 +119,16 @@ class Procedure:
         the authors', not one that adds a zero."""
         if not isinstance(noise, TrainingDraw):
             return noise, ()
+        if not self.explores:
+            return noise.where, ()
+        # A warm-up the config turns off is left out of the graph (None: the paper's term),
+        # where it would add a zero or scale by one: the same numbers, fewer operations.
+        c = self.config
+        active = (c.explore_floor > 0, c.overlap_warmup > 0, c.explore_min_scale > 0,
+                  c.explore_spread > 0)
         warm_ups = (noise.presence_floor, noise.bonus_share, noise.min_scale, noise.spread)
-        return noise.where, warm_ups if self.explores else ()
+        return noise.where, tuple(w if on else None for w, on in zip(warm_ups, active,
+                                                                     strict=True))
 
     def averaged_epochs(self):
         """How many epoch ends the model a run ends with averages: ``average_epochs`` under

@@ -46,6 +46,23 @@ def test_the_papers_procedure_learns_from_the_authors_objective_whatever_the_dra
     assert all(np.array_equal(a, b) for a, b in zip(grads, plain_grads, strict=True))
 
 
+def test_explore_with_every_warm_up_off_learns_from_the_authors_objective_bit_for_bit():
+    """A warm-up set to zero is left out of the graph, not added as a zero: explore with
+    none is the authors' objective, and with the floor alone it differs from it."""
+    images = tf.constant(scenes_with_digit_like_blobs())
+
+    def loss_and_grads(**settings):
+        model = Supair(SMALL.replace(**settings), seed=1, jit_compile=False)
+        loss, grads = model.loss_and_gradients(images, model.step_noise(4, 3))
+        return loss.numpy(), [g.numpy() for g in grads]
+
+    off = dict(procedure='explore', explore_floor=0.0, explore_min_scale=0.0, explore_spread=0.0)
+    paper, explore_off = loss_and_grads(), loss_and_grads(**off)
+    assert paper[0] == explore_off[0]
+    assert all(np.array_equal(a, b) for a, b in zip(paper[1], explore_off[1], strict=True))
+    assert loss_and_grads(**{**off, 'explore_floor': 0.3})[0] != paper[0]
+
+
 def test_a_floor_is_the_elbo_of_q_with_raised_presence_and_no_more_than_its_best_count():
     """With floor f the objective is eq. 9 of q'(z_pres) = f + (1 - f) z_pres: recomputed
     here from q'(N = n) (paper eq. 1) and the per-count joints; and, an expectation over
