@@ -8,6 +8,7 @@ import os
 import tempfile
 import time
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,14 +31,20 @@ class SceneSet:
     counts: np.ndarray  # [N] int32, or None for unlabelled scenes
     boxes: np.ndarray   # [N, K, 4] float32 (y0, x0, y1, x1) pixels, zero for absent objects,
     #                     or None
+    heldout_counts: tuple = ()  # counts of test scenes never seen in training (SplitCounts)
 
     def __len__(self):
         return len(self.images)
 
     def subset(self, n):
         """The first ``n`` scenes."""
-        return SceneSet(*(None if a is None else a[:n]
-                          for a in (self.images, self.counts, self.boxes)))
+        return self.select(slice(n))
+
+    def select(self, index):
+        """The scenes ``index`` (a slice or a boolean mask) picks."""
+        return SceneSet(*(None if a is None else a[index]
+                          for a in (self.images, self.counts, self.boxes)),
+                        self.heldout_counts)
 
     def to_tf_dataset(self, batch_size=256, shuffle=True, seed=0, drop_remainder=False):
         """A prefetched ``tf.data`` pipeline of dicts with images, counts and boxes."""
@@ -47,6 +54,32 @@ class SceneSet:
         if shuffle:
             ds = ds.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+class SplitCounts(NamedTuple):
+    """The object counts of each split (the AIR paper's generalisation tasks, its Fig. 6):
+    training scenes hold only ``train`` counts, test scenes ``train`` and ``heldout``
+    counts, each count of a split equally likely."""
+
+    train: tuple
+    heldout: tuple = ()
+
+    @property
+    def test(self):
+        """Every count of the test scenes, in order."""
+        return tuple(sorted(self.train + self.heldout))
+
+    def problem(self, max_objects):
+        """Why these counts cannot be drawn with up to ``max_objects`` objects, or None."""
+        if not self.train:
+            return 'train_counts names no count'
+        if len(set(self.test)) < len(self.test):
+            return (f'train_counts {list(self.train)} and heldout_counts '
+                    f'{list(self.heldout)} repeat a count')
+        if min(self.test) < 0 or max(self.test) > max_objects:
+            return (f'counts must be within 0 and max_objects ({max_objects}), got '
+                    f'{list(self.test)}')
+        return None
 
 
 def _resolve_mnist_dir(data_dir, mnist_dir):
@@ -59,26 +92,34 @@ def scene_counts(name, sizes=None):
     return tuple(sizes or SIZES['sprites' if name.startswith('sprites') else 'mnist'])
 
 
-def _build(name, rng, mnist_paths, shape, sizes=None):
+def _build(name, rng, mnist_paths, shape, sizes=None, split=None):
+    """``[(images, counts, boxes)]`` of the training and test scenes; ``split``: their
+    SplitCounts."""
     n_train, n_test = scene_counts(name, sizes)
     if name.startswith('sprites'):
-        images, counts, boxes = scenes.sprites(n_train + n_test, rng, **shape,
-                                               colour=name == 'sprites_rgb')
+        colour = name == 'sprites_rgb'
+        if split is not None:  # each split from its counts, the test scenes after
+            return [scenes.sprites(n, rng, **shape, colour=colour, allowed=allowed)
+                    for n, allowed in ((n_train, split.train), (n_test, split.test))]
+        images, counts, boxes = scenes.sprites(n_train + n_test, rng, **shape, colour=colour)
         train = images[:n_train], counts[:n_train], boxes[:n_train]
         test = images[n_train:], counts[n_train:], boxes[n_train:]
         return train, test
-    train = scenes.multi_mnist(load_mnist_digits(mnist_paths['train']), n_train, rng, **shape)
-    test = scenes.multi_mnist(load_mnist_digits(mnist_paths['test']), n_test, rng, **shape)
+    train, test = (scenes.multi_mnist(load_mnist_digits(mnist_paths[part]), n, rng, **shape,
+                                      allowed=split and getattr(split, part))
+                   for part, n in (('train', n_train), ('test', n_test)))
     if name == 'mnist':
         return train, test
     background = scenes.add_noise if name == 'noisy_mnist' else scenes.add_grid
     return [(background(images, rng), counts, boxes) for images, counts, boxes in (train, test)]
 
 
-def _cache_name(name, seed, mnist_paths, shape=None, sizes=None):
+def _cache_name(name, seed, mnist_paths, shape=None, sizes=None, split=None):
     shape = shape or {'canvas': scenes.CANVAS, 'max_objects': scenes.MAX_OBJECTS}
     key = f'{name}_v{BUILDER_VERSION}_seed{seed}_canvas{shape["canvas"]}'
     key += f'_max{shape["max_objects"]}_n{{}}-{{}}'.format(*scene_counts(name, sizes))
+    if split is not None:
+        key += '_counts{}_heldout{}'.format(*('-'.join(map(str, c)) or 'none' for c in split))
     if mnist_paths:  # the digits drawn depend on the pool the MNIST files hold
         key += '_pool' + '-'.join(str(os.path.getsize(mnist_paths[s])) for s in ('train', 'test'))
     return key + '.npz'
@@ -125,10 +166,10 @@ def content_digest(arrays):
     return np.uint32(crc)
 
 
-def _cache_problem(arrays, name, shape, sizes=None):
+def _cache_problem(arrays, name, shape, sizes=None, split_counts=None):
     """Why cached arrays are not what ``name`` with ``shape`` builds, or None: the sizes,
-    scene shape, dtypes and value ranges its parameters imply, and the digest written
-    with them."""
+    scene shape, dtypes, value ranges and counts (``split_counts``) its parameters imply,
+    and the digest written with them."""
     channels = 3 if name == 'sprites_rgb' else 1
     canvas, most = shape['canvas'], shape['max_objects']
     for split, n in zip(('train', 'test'), scene_counts(name, sizes), strict=True):
@@ -145,19 +186,22 @@ def _cache_problem(arrays, name, shape, sizes=None):
         if not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0 or \
                 counts.max() > most:
             return f'{split}_counts are not integers in 0..{most}'
+        allowed = split_counts and getattr(split_counts, split)
+        if allowed and not np.isin(counts, allowed).all():
+            return f'{split}_counts hold others than {list(allowed)}'
         if not (np.all(np.isfinite(boxes)) and boxes.min() >= 0 and boxes.max() <= canvas):
             return f'{split}_boxes are not pixel positions in [0, {canvas}]'
     return None
 
 
-def _read_cache(path, name, shape, sizes=None):
+def _read_cache(path, name, shape, sizes=None, split_counts=None):
     """The arrays of a cached data set, or None (said in one line) if the file is damaged or
     not what the data set's parameters make."""
     try:
         with np.load(path) as f:
             arrays = {k: f[k] for k in _CACHE_KEYS}
             stored = f['digest'] if 'digest' in f.files else None
-        problem = _cache_problem(arrays, name, shape, sizes)
+        problem = _cache_problem(arrays, name, shape, sizes, split_counts)
         if problem is None and stored != content_digest(arrays):
             problem = 'its content does not match the digest written with it'
         if problem is None:
@@ -169,21 +213,26 @@ def _read_cache(path, name, shape, sizes=None):
 
 
 def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, download=True,
-                 max_objects=None, scene_size=None, sizes=None):
+                 max_objects=None, scene_size=None, sizes=None, split_counts=None):
     """Returns ``(train, test)`` SceneSets of the named data set: a built-in one (from cache
     if built before; ``max_objects`` and ``scene_size`` change its scenes from the paper's
-    0-2 objects on 50 x 50, ``sizes = (train, test)`` its numbers of scenes from SIZES), or
-    ``npz:PATH`` (load_npz)."""
+    0-2 objects on 50 x 50, ``sizes = (train, test)`` its numbers of scenes from SIZES,
+    ``split_counts`` (SplitCounts) the counts of each split, up to their largest unless
+    ``max_objects`` says more), or ``npz:PATH`` (load_npz)."""
     if name.startswith(NPZ_PREFIX):
-        if max_objects is not None or scene_size is not None or sizes is not None:
+        if (max_objects, scene_size, sizes, split_counts) != (None,) * 4:
             raise DatasetError('max_objects and scene_size are for the built-in data sets (and '
-                               'so is scenes); an .npz file brings its own scenes')
+                               'so are scenes and the split counts); an .npz file brings its '
+                               'own scenes')
         return load_npz(name[len(NPZ_PREFIX):])
     if name not in DATASETS:
         raise DatasetError(f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)}, '
                            f'or {NPZ_PREFIX}PATH for your own scenes')
-    shape = {'canvas': scene_size or scenes.CANVAS,
-             'max_objects': scenes.MAX_OBJECTS if max_objects is None else max_objects}
+    if max_objects is None:
+        max_objects = max(split_counts.test) if split_counts else scenes.MAX_OBJECTS
+    shape = {'canvas': scene_size or scenes.CANVAS, 'max_objects': max_objects}
+    if split_counts and (problem := split_counts.problem(max_objects)):
+        raise DatasetError(problem)
     if shape['max_objects'] < 1 or shape['canvas'] < 32:
         raise DatasetError(f'max_objects must be >= 1 and scene_size >= 32 (a digit is up to '
                            f'31 pixels wide), got {shape["max_objects"]} and {shape["canvas"]}')
@@ -194,10 +243,13 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
     if not name.startswith('sprites'):  # fail early, before any work, if digits are missing
         mnist_paths = mnist_image_paths(_resolve_mnist_dir(data_dir, mnist_dir), download)
     _clear_stale_parts(data_dir)
-    path = os.path.join(data_dir, _cache_name(name, seed, mnist_paths, shape, sizes))
-    arrays = _read_cache(path, name, shape, sizes) if os.path.exists(path) else None
+    path = os.path.join(data_dir, _cache_name(name, seed, mnist_paths, shape, sizes,
+                                              split_counts))
+    arrays = (_read_cache(path, name, shape, sizes, split_counts) if os.path.exists(path)
+              else None)
     if arrays is None:
-        train, test = _build(name, np.random.default_rng(seed), mnist_paths, shape, sizes)
+        train, test = _build(name, np.random.default_rng(seed), mnist_paths, shape, sizes,
+                             split_counts)
         arrays = {}
         for split, (images, counts, boxes) in (('train', train), ('test', test)):
             images = images[..., None] if images.ndim == 3 else images
@@ -208,8 +260,10 @@ def load_dataset(name, data_dir='~/.cache/supair', mnist_dir=None, seed=42, down
         except OSError as e:
             raise DatasetError(f'cannot write the data cache {path} ({e.strerror}); '
                                'pass a writable --data_dir') from None
-    return tuple(SceneSet(arrays[f'{s}_images'], arrays[f'{s}_counts'], arrays[f'{s}_boxes'])
-                 for s in ('train', 'test'))
+    heldout = split_counts.heldout if split_counts else ()
+    return (SceneSet(arrays['train_images'], arrays['train_counts'], arrays['train_boxes']),
+            SceneSet(arrays['test_images'], arrays['test_counts'], arrays['test_boxes'],
+                     heldout))
 
 
 def digit_pool(name, data_dir='~/.cache/supair', mnist_dir=None):
@@ -255,8 +309,7 @@ def load_npz(path):
     if cut == len(train) or cut == 0:
         raise DatasetError(f'{path} holds {len(train)} scenes: at least 3 are needed to keep '
                            'the last 20% for testing, or add test_images')
-    return (SceneSet(*(None if a is None else a[:cut] for a in vars(train).values())),
-            SceneSet(*(None if a is None else a[cut:] for a in vars(train).values())))
+    return train.select(slice(cut)), train.select(slice(cut, None))
 
 
 def _npz_split(path, arrays, prefix):

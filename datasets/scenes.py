@@ -23,20 +23,30 @@ def ink_box(mask, row, col):
     return (row + rows[0], col + cols[0], row + rows[-1] + 1, col + cols[-1] + 1)
 
 
+def draw_counts(rng, n, max_objects, counts=None):
+    """``n`` object counts, each of 0..``max_objects`` equally likely, or (``counts``: a
+    sequence of them) each of ``counts`` equally likely: the scenes of a split that holds
+    some counts out (the AIR paper's generalisation tasks, its Fig. 6)."""
+    if counts is None:
+        return rng.integers(0, max_objects + 1, n)
+    return np.asarray(counts)[rng.integers(0, len(counts), n)]
+
+
 def _empty(n, canvas, max_objects, channels=()):
     return (np.zeros([n, canvas, canvas, *channels], np.float32), np.zeros([n], np.int32),
             np.zeros([n, max_objects, 4], np.float32))
 
 
-def multi_mnist(digits, n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS):
-    """Scenes of 0 to ``max_objects`` digits (each count equally likely), each shrunk by
-    ``s ~ N(1.3, 0.1)`` (bilinear) to ``int(28/s)``, at a uniform place on the canvas.
+def multi_mnist(digits, n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, allowed=None):
+    """Scenes of 0 to ``max_objects`` digits (each count equally likely; or only the
+    ``allowed`` counts, draw_counts), each shrunk by ``s ~ N(1.3, 0.1)`` (bilinear) to
+    ``int(28/s)``, at a uniform place on the canvas.
 
     A scene whose digits add up to more than full intensity anywhere is drawn again,
     digits and all, as in AIR's data set.
     """
     images, counts, boxes = _empty(n, canvas, max_objects)
-    counts[:] = rng.integers(0, max_objects + 1, n)
+    counts[:] = draw_counts(rng, n, max_objects, counts=allowed)
     for i in np.nonzero(counts)[0]:
         while True:
             scene = np.zeros([canvas, canvas], np.float32)
@@ -68,16 +78,17 @@ SPRITE_RGB = np.eye(3, dtype=np.float32)
 SPRITE_GREY = SPRITE_RGB @ np.array([1.0, 0.8, 0.7], np.float32)
 
 
-def sprites(n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, colour=False):
-    """Scenes of 0 to ``max_objects`` non-overlapping sprites (circle, square, 45-degree
-    square), grey or (``colour``) RGB; the same draws give the same scenes either way.
+def sprites(n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, colour=False, allowed=None):
+    """Scenes of 0 to ``max_objects`` (or the ``allowed`` counts: draw_counts)
+    non-overlapping sprites (circle, square, 45-degree square), grey or (``colour``) RGB;
+    the same draws give the same scenes either way.
 
     Each sprite has a top-left corner uniform in [0, S - 12]^2 and a size uniform in
     [12, min(16, S - corner)]; one that would touch an earlier sprite is redrawn.
     """
     images, counts, boxes = _empty(n, canvas, max_objects, (3,) if colour else ())
     colours = SPRITE_RGB if colour else SPRITE_GREY
-    counts[:] = rng.integers(0, max_objects + 1, n)
+    counts[:] = draw_counts(rng, n, max_objects, counts=allowed)
     for i in np.nonzero(counts)[0]:
         occupied = np.zeros([canvas, canvas], bool)
         for j in range(counts[i]):

@@ -9,11 +9,14 @@ import numpy as np
 class Evaluation(NamedTuple):
     """Test figures of a model on a scene set."""
 
-    test_count_acc: float   # share of scenes counted right (NaN without count labels)
-    test_iou: float         # mean IoU of the scenes counted right (NaN: none, or no boxes)
+    test_count_acc: float   # share of scenes counted right (NaN without count labels), of
+    #                         the trained counts where some are held out
+    test_iou: float         # mean IoU of those scenes counted right (NaN: none, or no boxes)
     elbo: float             # mean ELBO
     confusion: np.ndarray   # [true counts, found counts] scenes; unlabelled: [1, found]
     extra: dict = {}        # the model's own further figures (model.extra_metrics)
+    heldout_count_acc: float | None = None  # share of the scenes of held-out counts
+    #                                         counted right (None: no count held out)
 
 
 class MetricsRow(NamedTuple):
@@ -26,6 +29,16 @@ class MetricsRow(NamedTuple):
     test_iou: float
     elbo: float
     train_elbo: float       # mean ELBO of the last training batches
+    heldout_count_acc: float | None = None  # Evaluation's; a column only where it is set
+
+
+def metrics_fields(heldout):
+    """The columns of metrics.csv: MetricsRow's, ``heldout_count_acc`` after
+    ``test_count_acc`` for a run that holds counts out (``heldout``), else not at all."""
+    fields = list(MetricsRow._fields[:-1])
+    if heldout:
+        fields.insert(fields.index('test_count_acc') + 1, 'heldout_count_acc')
+    return fields
 
 
 def box_iou(a, b):
@@ -66,7 +79,9 @@ def evaluate(model, scenes, batch_size=2500, elbo_scenes=1024):
 
     Unlabelled scenes (``scenes.counts`` None) give the ELBO and the histogram of the
     counts found; accuracy and IoU are NaN there. ``confusion[t, f]`` counts the scenes
-    with t objects in which f were found (t up to the data's most, f up to N_max).
+    with t objects in which f were found (t up to the data's most, f up to N_max), over
+    every count; where ``scenes.heldout_counts`` names some, accuracy and IoU are of the
+    other scenes, and ``heldout_count_acc`` the accuracy on the held-out counts' scenes.
     """
     counts, boxes, present = [], [], []
     for start in range(0, len(scenes), batch_size):
@@ -82,9 +97,19 @@ def evaluate(model, scenes, batch_size=2500, elbo_scenes=1024):
         return Evaluation(float('nan'), float('nan'), float(np.mean(elbo)),
                           np.bincount(counts, minlength=found)[None], model.extra_metrics(scenes))
     most = max(int(scenes.counts.max()), scenes.boxes.shape[1])
-    return Evaluation(float(np.mean(counts == scenes.counts)),
-                      scene_iou(boxes, present, scenes.boxes, scenes.counts),
+    held = np.isin(scenes.counts, scenes.heldout_counts)
+    right = counts == scenes.counts
+    trained = ~held
+    return Evaluation(share(right[trained]),
+                      scene_iou(boxes[trained], present[trained], scenes.boxes[trained],
+                                scenes.counts[trained]),
                       float(np.mean(elbo)),
                       np.histogram2d(scenes.counts, counts, bins=[most + 1, found],
                                      range=[[0, most + 1], [0, found]])[0].astype(int),
-                      model.extra_metrics(scenes))
+                      model.extra_metrics(scenes),
+                      share(right[held]) if scenes.heldout_counts else None)
+
+
+def share(hits):
+    """The share of True in a boolean array (NaN if it is empty)."""
+    return float(np.mean(hits)) if hits.size else float('nan')

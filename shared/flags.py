@@ -32,6 +32,11 @@ flags.DEFINE_integer('scene_size', None, 'built-in data sets: scenes of this man
                      'square (paper: 50)', lower_bound=32)
 flags.DEFINE_list('scenes', None, 'built-in data sets: TRAIN,TEST scenes to build (paper: '
                   '60000,10000 for the MNIST sets, 40000,10000 for Sprites), for quick runs')
+flags.DEFINE_list('train_counts', None, 'built-in data sets: training scenes hold only these '
+                  'object counts, e.g. 0,1,2 (default: 0 to max_objects); test scenes hold '
+                  'these and --heldout_counts (the AIR paper\'s generalisation tasks)')
+flags.DEFINE_list('heldout_counts', None, 'with --train_counts: counts only the test scenes '
+                  'hold, e.g. 3; their accuracy is metrics.csv\'s heldout_count_acc')
 flags.DEFINE_integer('steps', None, 'N_max: objects the model can find per scene (paper: 3)',
                      lower_bound=1)
 flags.DEFINE_integer('patch_size', None, 'A: side of the object SPN\'s patch (paper: 28)',
@@ -148,6 +153,8 @@ class RunSpec:
     max_objects: int | None
     scene_size: int | None
     scenes: tuple | None
+    train_counts: tuple | None
+    heldout_counts: tuple | None
     steps_per_epoch: int | None
     data_dir: str
     mnist_dir: str | None
@@ -172,11 +179,12 @@ class RunSpec:
 
 def read_run_spec(flag_values=FLAGS):
     """The RunSpec of parsed ``flag_values``."""
-    derived = ('scenes', 'overrides', 'flags_text')
+    derived = ('scenes', 'train_counts', 'heldout_counts', 'overrides', 'flags_text')
     values = {f.name: getattr(flag_values, f.name) for f in dataclasses.fields(RunSpec)
               if f.name not in derived}
-    scenes = flag_values.scenes
-    return RunSpec(**values, scenes=None if scenes is None else tuple(scenes),
+    lists = {name: None if (value := getattr(flag_values, name)) is None else tuple(value)
+             for name in ('scenes', 'train_counts', 'heldout_counts')}
+    return RunSpec(**values, **lists,
                    # Lists (min,max ranges) as tuples: a copy, which a later change of the
                    # flag's own list cannot reach.
                    overrides={name: tuple(value) if isinstance(value, list) else value

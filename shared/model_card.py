@@ -51,6 +51,8 @@ def model_card(model, settings, step, result):
         'test': {'count_accuracy': _plain(result.test_count_acc),
                  'box_iou': _plain(result.test_iou), 'elbo': _plain(result.elbo),
                  'confusion_rows_true_columns_found': _plain(result.confusion),
+                 **({} if result.heldout_count_acc is None else
+                    {'heldout_count_accuracy': _plain(result.heldout_count_acc)}),
                  **{k: _plain(v) for k, v in result.extra.items()}},
         'serving': {
             'detect': {'input': {'shape': ['n', height, width, channels], 'dtype': 'float32',

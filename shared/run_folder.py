@@ -26,7 +26,7 @@ import tempfile
 
 import tensorflow as tf
 
-from shared.evaluation import MetricsRow
+from shared.evaluation import MetricsRow, metrics_fields
 from shared.model_kinds import KINDS
 
 
@@ -37,12 +37,12 @@ class RunFolderError(Exception):
 # What a settings.json written before a setting existed meant by its absence.
 LEGACY_SETTINGS = {'data_order': 'shuffled', 'data_seed': 42, 'max_objects': None,
                    'steps_per_epoch': None, 'scenes': None, 'model': 'supair',
-                   'average_epochs': 0}
+                   'average_epochs': 0, 'train_counts': None, 'heldout_counts': None}
 # Recorded since a later version; a settings.json without one did not say, so any value goes.
 UNRECORDED_BEFORE = ('mnist_digits',)
 REQUIRED_SETTINGS = ('config', 'seed', 'dataset')
 SETTINGS_KEY = 'settings/.ATTRIBUTES/VARIABLE_VALUE'  # the copy inside a checkpoint
-CSV_FIELDS = list(MetricsRow._fields)
+CSV_FIELDS = list(MetricsRow._fields)  # every column a metrics.csv may have
 PARTIAL = '.partial'  # in checkpoints/: a checkpoint being written
 # The model's weights at the ends of the last epochs, for a model that ends with their mean
 # (shared.interface.Model.averaged_epochs); checkpoints of the model alone.
@@ -268,10 +268,11 @@ class RunFolder:
             return [r for r in csv.DictReader(lines) if whole_row(r)]
 
     def append_metrics(self, row):
-        """Appends one MetricsRow."""
+        """Appends one MetricsRow (its columns: metrics_fields)."""
         new = not os.path.exists(self.metrics_path)
+        fields = metrics_fields(row.heldout_count_acc is not None)
         with writing(self.metrics_path), open(self.metrics_path, 'a', newline='') as f:
-            writer = csv.DictWriter(f, CSV_FIELDS)
+            writer = csv.DictWriter(f, fields, extrasaction='ignore')
             if new:
                 writer.writeheader()
             writer.writerow(row._asdict())
@@ -282,8 +283,11 @@ class RunFolder:
         rows that its rerun would log again); returns the steps still logged."""
         rows = [r for r in self.metrics_rows() if int(r['step']) <= step]
         if os.path.exists(self.metrics_path):
+            with open(self.metrics_path, newline='', errors='replace') as f:
+                header = next(csv.reader(f), [])
+            fields = metrics_fields('heldout_count_acc' in header)
             with open(self.metrics_path + '.tmp', 'w', newline='') as f:
-                writer = csv.DictWriter(f, CSV_FIELDS)
+                writer = csv.DictWriter(f, fields)
                 writer.writeheader()
                 writer.writerows(rows)
             os.replace(self.metrics_path + '.tmp', self.metrics_path)

@@ -131,7 +131,9 @@ def print_result(result, step):
         print(f'step {step}: test ELBO {result.elbo:.1f} (no count labels); scenes by '
               f'count {found}:\n{confusion[0]}')
         return
-    print(f'step {step}: test count accuracy {result.test_count_acc:.4f}, '
+    heldout = ('' if result.heldout_count_acc is None else
+               f'held-out counts {result.heldout_count_acc:.4f}, ')
+    print(f'step {step}: test count accuracy {result.test_count_acc:.4f}, {heldout}'
           f'IoU {result.test_iou:.3f}, ELBO {result.elbo:.1f}; counts (rows: true '
           f'0-{confusion.shape[0] - 1}, columns: {found}):\n{confusion}')
     for name, value in result.extra.items():

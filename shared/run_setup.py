@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 
-from datasets import digit_pool, load_dataset
+from datasets import SplitCounts, digit_pool, load_dataset
 from datasets.core import NPZ_PREFIX
 from datasets.core import scene_counts as core_scene_counts
 from datasets.scenes import CANVAS
@@ -75,6 +75,9 @@ def run_settings(spec, config):
             'seed': spec.seed, 'data_seed': spec.data_seed, 'dataset': spec.dataset,
             'max_objects': spec.max_objects, 'steps_per_epoch': spec.steps_per_epoch,
             'scenes': scene_counts(spec),
+            **{k: v and list(v) for k, v in zip(('train_counts', 'heldout_counts'),
+                                                split_counts(spec) or (None, None),
+                                                strict=True)},
             'mnist_digits': digit_pool(spec.dataset, spec.data_dir, spec.mnist_dir)}
 
 
@@ -87,6 +90,25 @@ def scene_counts(spec):
     except ValueError:
         raise UsageError('--scenes takes two numbers, train,test; got '
                          + ','.join(spec.scenes)) from None
+
+
+def split_counts(spec):
+    """--train_counts and --heldout_counts as SplitCounts, or None for every count in both
+    splits."""
+    if spec.train_counts is None:
+        if spec.heldout_counts is not None:
+            raise UsageError('--heldout_counts needs --train_counts beside it (the counts the '
+                             'training scenes hold)')
+        return None
+    if spec.dataset.startswith(NPZ_PREFIX):
+        raise UsageError('--train_counts and --heldout_counts are for the built-in data sets; '
+                         'an .npz file brings its own scenes')
+    try:
+        return SplitCounts(*(tuple(int(n) for n in counts or ())
+                             for counts in (spec.train_counts, spec.heldout_counts)))
+    except ValueError:
+        raise UsageError('--train_counts and --heldout_counts take object counts, e.g. 0,1,2 '
+                         'and 3') from None
 
 
 # Settings of the data alone: a trained model may be evaluated on other scenes of its shape
@@ -190,7 +212,7 @@ def load_data(spec, run_dir):
     train, test = load_dataset(spec.dataset, data_dir=spec.data_dir, mnist_dir=spec.mnist_dir,
                                seed=spec.data_seed, download=spec.download,
                                max_objects=spec.max_objects, scene_size=spec.scene_size,
-                               sizes=scene_counts(spec))
+                               sizes=scene_counts(spec), split_counts=split_counts(spec))
     config = config_from_spec(spec, train.images.shape[1:], stored_settings(run_dir),
                               train_scenes=len(train))
     if config.batch_size > len(train):

@@ -74,10 +74,14 @@ class RunLog:
             return
         self.folder.append_metrics(row)
         with self.writer.as_default(step=row.step):
-            for key in ('test_count_acc', 'test_iou', 'elbo'):
-                tf.summary.scalar(f'test/{key}', getattr(row, key))
+            for key in ('test_count_acc', 'test_iou', 'elbo', 'heldout_count_acc'):
+                if getattr(row, key) is not None:
+                    tf.summary.scalar(f'test/{key}', getattr(row, key))
         counted = ('' if math.isnan(row.test_count_acc) else
                    f'test count accuracy {row.test_count_acc:.4f}, IoU {row.test_iou:.3f}, ')
+        if row.heldout_count_acc is not None:
+            counted += f'held-out counts {row.heldout_count_acc:.4f}, '
+
         self.say(f'step {row.step} ({row.train_seconds:.0f} s training): {counted}'
                  f'test ELBO {row.elbo:.1f}')
 

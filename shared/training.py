@@ -371,7 +371,8 @@ class Trainer:
         elbos = list(self.recent_elbos) or [float('nan')]
         row = MetricsRow(round(float(epoch), 4), int(self.step.numpy()),
                          round(float(self.train_seconds.numpy()), 2), result.test_count_acc,
-                         result.test_iou, result.elbo, float(np.mean(elbos)))
+                         result.test_iou, result.elbo, float(np.mean(elbos)),
+                         result.heldout_count_acc)
         if pictures:  # before the row: a step whose row is logged is not drawn again
             self.save_pictures(row.step)
         self.log.evaluation(row)

@@ -1,5 +1,6 @@
 import math
 import os
+import re
 import time
 
 import numpy as np
@@ -354,3 +355,39 @@ def test_a_killed_builds_leftover_goes_and_a_live_one_stays(tmp_path):
     os.utime(old, (time.time() - 2 * core.STALE_PART_SECONDS,) * 2)
     load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(40, 10))
     assert not old.exists() and live.exists()
+
+
+@pytest.mark.parametrize('name', ['mnist', 'sprites'])
+def test_held_out_counts_appear_only_in_the_test_scenes_each_count_equally_often(
+        name, tmp_path):
+    mnist_dir = tmp_path / 'mnist'
+    mnist_dir.mkdir()
+    for part in ('train', 't10k'):
+        write_idx(str(mnist_dir / f'{part}-images-idx3-ubyte'), np.full([40, 28, 28], 100,
+                                                                       np.uint8))
+    split = core.SplitCounts(train=(0, 1, 3), heldout=(2,))
+    train, test = load_dataset(name, data_dir=str(tmp_path), mnist_dir=mnist_dir,
+                               sizes=(1200, 800), split_counts=split)
+    train_hist, test_hist = (np.bincount(s.counts, minlength=4) for s in (train, test))
+    assert train_hist[2] == 0 and all(abs(train_hist[c] - 400) < 70 for c in (0, 1, 3))
+    assert all(abs(test_hist[c] - 200) < 50 for c in range(4))
+    assert train.boxes.shape[1] == 3 and test.heldout_counts == (2,)
+    # Every object drawn, no more: a scene of c objects has c boxes.
+    assert np.array_equal((test.boxes[..., 2] > 0).sum(1), test.counts)
+    # Held-out counts are part of the cache's name: the plain set is another file.
+    plain, _ = load_dataset(name, data_dir=str(tmp_path), mnist_dir=mnist_dir,
+                            sizes=(1200, 800))
+    assert plain.counts.max() == 2 and len(os.listdir(tmp_path)) == 3  # two sets, mnist/
+    again, _ = load_dataset(name, data_dir=str(tmp_path), mnist_dir=mnist_dir,
+                            sizes=(1200, 800), split_counts=split)
+    np.testing.assert_array_equal(again.images, train.images)
+
+
+@pytest.mark.parametrize('split, max_objects, words', [
+    (core.SplitCounts((0, 1, 2), (2,)), None, 'repeat a count'),
+    (core.SplitCounts((0, 1, 2), (3,)), 2, 'within 0 and max_objects (2)'),
+    (core.SplitCounts((), (3,)), None, 'names no count')])
+def test_counts_that_cannot_be_drawn_stop_in_one_line(split, max_objects, words, tmp_path):
+    with pytest.raises(DatasetError, match=re.escape(words)):
+        load_dataset('sprites', data_dir=str(tmp_path), sizes=(10, 10), split_counts=split,
+                     max_objects=max_objects)

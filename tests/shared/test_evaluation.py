@@ -67,3 +67,17 @@ def test_evaluation_matches_boxes_across_steps_by_the_best_permutation():
         tf.constant((Z_PRES >= 0.5).sum(1).astype(np.int32)), tf.constant(Z_PRES),
         tf.zeros([4, 3, 4]), tf.constant(swapped))
     assert abs(evaluate(model, scenes).test_iou - 0.625) < 1e-6
+
+
+def test_held_out_counts_are_scored_apart_and_the_confusion_covers_every_count():
+    # Count 2 held out: scene 2 (counted right); the others as before, minus it.
+    scenes = SceneSet(np.zeros([4, 50, 50, 1], np.float32), TRUE_COUNTS, TRUE_BOXES, (2,))
+    result = evaluate(FixedModel(), scenes)
+    assert result.heldout_count_acc == 1.0
+    assert result.test_count_acc == 2 / 3                   # scenes 0, 1 of 0, 1, 3
+    assert abs(result.test_iou - 0.5) < 1e-6                # scene 1 alone
+    assert result.confusion.sum() == 4 and result.confusion[2, 2] == 1
+    assert evaluate(FixedModel(), scenes.subset(2)).heldout_count_acc != \
+        evaluate(FixedModel(), scenes.subset(2)).heldout_count_acc  # none there: NaN
+    assert evaluate(FixedModel(), SceneSet(scenes.images, TRUE_COUNTS, TRUE_BOXES)
+                    ).heldout_count_acc is None

@@ -4,11 +4,13 @@ import copy
 import dataclasses
 import os
 
+import pytest
 from absl import flags
 
+from datasets import SplitCounts
 from shared.flags import OVERRIDES, read_run_spec
 from shared.model_kinds import KINDS
-from shared.run_setup import config_from_spec
+from shared.run_setup import UsageError, config_from_spec, run_settings, split_counts
 from tests.runs import ROOT, python
 
 
@@ -108,3 +110,16 @@ except flags.IllegalFlagValueError as e:
     assert lines[0] == '[]'
     assert lines[1] == os.path.join('runs', 'other_mnist_seed3')
     assert 'must be one of other' in lines[2]
+
+
+def test_split_counts_come_from_the_flags_and_malformed_ones_are_one_line():
+    spec = read_run_spec(parsed('--dataset=sprites', '--train_counts=0,1,3',
+                                '--heldout_counts=2'))
+    assert split_counts(spec) == SplitCounts((0, 1, 3), (2,))
+    assert run_settings(spec, config_from_spec(spec, (50, 50, 1)))['heldout_counts'] == [2]
+    assert split_counts(read_run_spec(parsed('--dataset=mnist'))) is None
+    for argv, words in ((['--heldout_counts=2'], 'needs --train_counts'),
+                        (['--train_counts=0,x'], 'take object counts'),
+                        (['--dataset=npz:s.npz', '--train_counts=0'], 'built-in data sets')):
+        with pytest.raises(UsageError, match=words):
+            split_counts(read_run_spec(parsed(*argv)))

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from datasets.core import SceneSet
+from shared.evaluation import MetricsRow
 from shared.run_folder import RunFolder, RunFolderError, export_step, replace_export
 from shared.training import Trainer
 from supair_tf import PRESETS, Supair
@@ -238,3 +239,25 @@ def test_a_refusal_names_the_data_set_and_the_flags_given_before_the_presets(sce
         folder.check_settings(other)
     with pytest.raises(RunFolderError, match='lstm_units 256 there, 128 now'):
         folder.check_settings(other, first=('lstm_units',))
+
+
+def test_held_out_accuracy_is_a_column_of_the_runs_that_hold_counts_out_and_stays_one(
+        tmp_path):
+    plain, held = RunFolder(str(tmp_path / 'plain')), RunFolder(str(tmp_path / 'held'))
+    for folder in (plain, held):
+        os.makedirs(folder.path)
+    for step in (1, 2, 3):
+        plain.append_metrics(MetricsRow(step / 4, step, 1.0, 0.5, 0.7, 10.0, 9.0))
+        held.append_metrics(MetricsRow(step / 4, step, 1.0, 0.5, 0.7, 10.0, 9.0, step / 10))
+
+    def header(folder):
+        with open(folder.metrics_path) as f:
+            return f.readline().strip().split(',')
+
+    assert 'heldout_count_acc' not in header(plain)
+    assert header(held)[3:5] == ['test_count_acc', 'heldout_count_acc']
+    for folder in (plain, held):
+        folder.cut_logs_to(0)   # a fresh start: every row goes, the header stays the run's
+    held.append_metrics(MetricsRow(0.25, 1, 1.0, 0.5, 0.7, 10.0, 9.0, 0.125))
+    assert 'heldout_count_acc' not in header(plain)
+    assert [r['heldout_count_acc'] for r in held.metrics_rows()] == ['0.125']
