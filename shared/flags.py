@@ -122,6 +122,10 @@ flags.DEFINE_float('explore_min_scale', None, 'with --procedure=explore: the lea
 flags.DEFINE_float('explore_spread', None, 'with --procedure=explore: pixels added to the std '
                    'of q\'s position of the second and later boxes at the first step, falling to 0 '
                    'over --explore_steps (5)', lower_bound=0.0)
+flags.DEFINE_float('explore_gate', None, 'with --procedure=explore: the floor is scaled by '
+                   '1 - u / GATE (clipped to [0, 1]), u the batch\'s mean z_pres of the first '
+                   'box, so that it lifts once q uses that box (0: the floor as scheduled)',
+                   lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_integer('average_epochs', None, 'with --procedure=explore: the model a run ends '
                      'with (evaluated and exported) is the mean of its weights at the ends of '
                      'its last this many epochs (0: its last weights)', lower_bound=0)
@@ -136,7 +140,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
-             'explore_spread', 'average_epochs')
+             'explore_spread', 'explore_gate', 'average_epochs')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -209,7 +209,7 @@ class Supair(SceneGeneration, tf.Module):
         bounds still (supair_tf.procedure). ``min_scale``, ``spread``: as in scene_terms.
         """
         t = self.scene_terms(images, noise, min_scale=min_scale, spread=spread)
-        z_pres = raise_presence(t.z_pres, presence_floor)
+        z_pres = raise_presence(t.z_pres, self.procedure.gated_floor(presence_floor, t.z_pres))
         object_terms = withhold_bonus(t.boxes.object_ll + t.boxes.overlap_lp, bonus_share,
                                       self.config.overlap_rate)
         return enumerated_elbo(z_pres, object_terms, t.boxes.bg_ll, t.log_q_where,

@@ -230,3 +230,14 @@ def test_explore_ends_with_the_mean_of_its_last_epochs_and_trains_on_from_its_la
 def test_a_bad_procedure_is_refused_by_name(bad, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         SMALL.replace(**bad).validate()
+
+
+def test_the_gate_lifts_the_floor_in_proportion_to_the_first_boxs_use():
+    model = Supair(PRESETS['sprites'].replace(explore_gate=0.2))
+    floor = tf.constant(0.3)
+    for use, share in ((0.0, 1.0), (0.05, 0.75), (0.2, 0.0), (0.6, 0.0)):
+        z_pres = tf.constant([[use, 0.5, 0.0], [use, 0.2, 0.9]])  # later boxes: no matter
+        np.testing.assert_allclose(model.procedure.gated_floor(floor, z_pres), 0.3 * share,
+                                   atol=1e-6)
+    ungated = Supair(PRESETS['sprites'])
+    assert ungated.procedure.gated_floor(floor, z_pres) is floor
