@@ -2,7 +2,7 @@
 
 import air_tf
 import supair_tf
-from shared.model_kinds import ModelKind, register
+from shared.model_kinds import KINDS, ModelKind, register
 
 
 def supair_run_name(label, config):
@@ -31,3 +31,8 @@ register('air', ModelKind(
     run_fields=lambda seed, train_scenes: (
         {} if train_scenes is None else {'train_scenes': train_scenes}),
     run_name=lambda label, config: f'air_{label}'))
+
+# DAIR: AIR (one package, one class) whose guide reads the error canvas.
+register('dair', KINDS['air']._replace(
+    presets=air_tf.config.DAIR_PRESETS, npz_default=air_tf.config.DAIR_NPZ_DEFAULT,
+    run_name=lambda label, config: f'dair_{label}'))

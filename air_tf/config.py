@@ -11,6 +11,10 @@ import math
 from shared.config import SceneConfig
 
 DATA_ORDERS = ('fixed', 'shuffled')
+# What the guide's LSTMs read at each step: 'image', the scene (AIR); 'error', the error
+# canvas x^i - x, x^i the mean image of the objects of the earlier steps (DAIR, Eslami et
+# al. 2016, section 3: difference-AIR).
+GUIDE_INPUTS = ('image', 'error')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +53,7 @@ class AirConfig(SceneConfig):
     # Pyro's data plate scales every log-density by train_scenes / batch_size (run.py sets
     # it from the data set): the costs the baselines regress carry it, the scores do not.
     train_scenes: int = 60000
+    guide_input: str = 'image'      # GUIDE_INPUTS: 'image' is AIR, 'error' DAIR
 
     @property
     def data_scale(self):
@@ -72,6 +77,8 @@ class AirConfig(SceneConfig):
                 raise ValueError(f'{name} must be a positive number, got {value}')
         if self.data_order not in DATA_ORDERS:
             raise ValueError(f"data_order must be 'fixed' or 'shuffled', got {self.data_order!r}")
+        if self.guide_input not in GUIDE_INPUTS:
+            raise ValueError(f"guide_input must be 'image' or 'error', got {self.guide_input!r}")
         if self.epochs < 0:
             raise ValueError(f'epochs must be >= 0, got {self.epochs}')
         return self
@@ -87,3 +94,7 @@ PRESETS = {
     'grid_mnist': _DEFAULT,
 }
 NPZ_DEFAULT = _DEFAULT
+# DAIR: AIR whose guide reads the error canvas, every other setting AIR's (the AIR paper
+# trained both alike).
+DAIR_PRESETS = {name: config.replace(guide_input='error') for name, config in PRESETS.items()}
+DAIR_NPZ_DEFAULT = NPZ_DEFAULT.replace(guide_input='error')

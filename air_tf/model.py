@@ -96,7 +96,7 @@ class Air(tf.Module):
     """AIR's model, guide and baselines: the ELBO, the surrogate whose gradients it learns
     from, detection and pictures (the interface of shared.interface)."""
 
-    label = 'AIR'  # its name in messages
+    label = 'AIR'  # its name in messages ('DAIR' for a guide that reads the error canvas)
 
     def __init__(self, config, seed=0, jit_compile=True, name='air'):
         """``seed`` draws the initial parameters (PyTorch's distributions, air_tf.networks)
@@ -105,6 +105,9 @@ class Air(tf.Module):
         super().__init__(name=name)
         self.config = c = config.validate()
         self.seed = seed
+        self.reads_error = c.guide_input == 'error'
+        if self.reads_error:
+            self.label = 'DAIR'
         rng = np.random.default_rng(seed)
         pixels = c.scene_height * c.scene_width
         window = c.window_size * c.window_size
@@ -239,17 +242,31 @@ class Air(tf.Module):
                          normal_log_prob(z_where, where_mean, where_sd),
                          normal_log_prob(z_what, what_mean, what_sd), baseline)
 
+    def guide_sees(self, flat, canvas):
+        """What the LSTMs read of scenes ``flat [b, H * W]`` at a step whose earlier objects
+        make the mean image ``canvas`` (same shape): AIR the scene, DAIR the error canvas
+        ``canvas - flat`` (at the first step, with nothing drawn, the negated scene)."""
+        return canvas - flat if self.reads_error else flat
+
     def guide(self, images, noise=None):
         """The guide's steps on ``images [b, H, W, 1]`` (sampled with ``noise``, else
-        greedy)."""
+        greedy). AIR projects the scene into the LSTMs once; DAIR projects each step's
+        error canvas, drawing each object's decoded window as it is found."""
         c = self.config
         flat = tf.reshape(images, [-1, c.scene_height * c.scene_width])
-        image_input = (self.rnn.input_projection(flat), self.bl_rnn.input_projection(flat))
-        state, steps = self.initial_state(tf.shape(images)[0]), []
+        canvas = tf.zeros_like(flat)
+        state, steps, image_input = self.initial_state(tf.shape(images)[0]), [], None
         for t in range(c.steps):
+            if image_input is None or self.reads_error:
+                seen = self.guide_sees(flat, canvas)
+                image_input = (self.rnn.input_projection(seen),
+                               self.bl_rnn.input_projection(seen))
             step = self.guide_step(t, state, images, image_input, noise)
             steps.append(step)
             state = step.state
+            if self.reads_error and t + 1 < c.steps:
+                canvas += tf.reshape(self.render([state.z_pres], [state.z_where],
+                                                 [state.z_what]), tf.shape(flat))
         return steps
 
     # ---- the generative model -------------------------------------------------------------

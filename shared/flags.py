@@ -10,7 +10,8 @@ from shared.model_kinds import KINDS
 
 flags.DEFINE_string('model', 'supair', 'supair: SuPAIR (the paper\'s model); air: AIR '
                     '(Eslami et al. 2016) as the paper ran it, Pyro\'s example with its '
-                    'recommended settings')
+                    'recommended settings; dair: difference-AIR (the same paper), AIR whose '
+                    'guide reads the error canvas')
 
 
 def known_model(name):

@@ -141,3 +141,44 @@ def test_detection_is_the_greedy_pass_and_counts_its_steps():
         on = row >= 0.5
         assert list(on) == sorted(on, reverse=True)
     np.testing.assert_array_equal(out.count.numpy(), (z_pres >= 0.5).sum(1))
+
+
+DAIR = TINY.replace(guide_input='error', steps=3)
+
+
+def test_dair_with_the_scene_as_its_guides_input_is_air_bit_for_bit(monkeypatch):
+    air, dair = Air(DAIR.replace(guide_input='image'), seed=4), Air(DAIR, seed=4)
+    assert (air.label, dair.label) == ('AIR', 'DAIR')
+    assert air.parameter_counts() == dair.parameter_counts()  # the same networks
+    monkeypatch.setattr(dair, 'guide_sees', lambda flat, canvas: flat)
+    images = scenes(2, DAIR)
+    noise = air.step_noise(2, 5)
+    for model in (air, dair):
+        model.result = model.loss_and_gradients(images, noise)
+    np.testing.assert_array_equal(air.result[0], dair.result[0])
+    for a, d in zip(air.result[1], dair.result[1], strict=True):
+        np.testing.assert_array_equal(a, d)
+
+
+def test_dairs_error_canvas_is_the_negated_scene_then_the_objects_found_so_far(monkeypatch):
+    dair, air = Air(DAIR, seed=5, jit_compile=False), Air(DAIR.replace(guide_input='image'),
+                                                          seed=5, jit_compile=False)
+    images = scenes(2, DAIR)
+    flat = tf.reshape(images, [2, -1])
+    seen = []
+    reads = dair.guide_sees
+    monkeypatch.setattr(dair, 'guide_sees',
+                        lambda flat, canvas: seen.append(canvas) or reads(flat, canvas))
+    noise = (tf.zeros([2, 3]), tf.random.stateless_normal([2, 3, 3 + DAIR.z_what_size], [0, 1]))
+    steps = dair.guide(images, noise)   # u = 0: every step present
+    np.testing.assert_array_equal(reads(flat, seen[0]), -flat)
+    # x^i: the mean of p(x | z^1 .. z^{i-1}), the decoded objects of the earlier steps.
+    for i in (1, 2):
+        drawn = dair.render(*([s.state.z_pres for s in steps[:i]],
+                              [s.state.z_where for s in steps[:i]],
+                              [s.state.z_what for s in steps[:i]]))
+        np.testing.assert_allclose(seen[i], tf.reshape(drawn, [2, -1]), atol=1e-6)
+    # Its first step is AIR's on the negated scene: the LSTM reads nothing else yet.
+    first = air.guide(-images, noise)[0]
+    np.testing.assert_allclose(steps[0].pres_prob, first.pres_prob, rtol=1e-6)
+    np.testing.assert_allclose(steps[0].state.z_where, first.state.z_where, rtol=1e-6)
