@@ -123,9 +123,10 @@ flags.DEFINE_float('explore_min_scale', None, 'with --procedure=explore: the lea
 flags.DEFINE_float('explore_spread', None, 'with --procedure=explore: pixels added to the std '
                    'of q\'s position of the second and later boxes at the first step, falling to 0 '
                    'over --explore_steps (5)', lower_bound=0.0)
-flags.DEFINE_float('explore_gate', None, 'with --procedure=explore: the floor is scaled by '
-                   '1 - u / GATE (clipped to [0, 1]), u the batch\'s mean z_pres of the first '
-                   'box, so that it lifts once q uses that box (0: the floor as scheduled)',
+flags.DEFINE_float('explore_gate', None, 'with --procedure=explore: every warm-up\'s distance '
+                   'from the paper\'s value is scaled by 1 - u / GATE (clipped to [0, 1]), u '
+                   'the batch\'s mean z_pres of the first box, so that the warm-ups lift while '
+                   'q uses that box (0: as scheduled)',
                    lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_integer('average_epochs', None, 'with --procedure=explore: the model a run ends '
                      'with (evaluated and exported) is the mean of its weights at the ends of '

@@ -58,9 +58,9 @@ class SupairConfig(SceneConfig):
     #                                  min_obj_scale over explore_steps (0: min_obj_scale)
     explore_spread: float = 5.0     # explore: pixels added to q's position std of boxes 2.. at
     #                                 step 0, falling to 0 over explore_steps
-    explore_gate: float = 0.0       # explore: the floor scaled by 1 - u / gate (clipped to
-    #                                 [0, 1]), u the batch's mean z_pres of the first box:
-    #                                 none once q uses that box (0: the floor as scheduled)
+    explore_gate: float = 0.0       # explore: the warm-ups scaled by 1 - u / gate (clipped
+    #                                 to [0, 1]), u the batch's mean z_pres of the first box:
+    #                                 none once q uses that box (0: as scheduled)
     average_epochs: int = 0         # explore: the model a run ends with is the mean of its
     #                                 weights at the ends of its last this many epochs (0: none)
 

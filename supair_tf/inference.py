@@ -85,13 +85,16 @@ class InferenceNet(keras.layers.Layer):
 
     def call(self, images, min_scale=None):
         """z_pres ``[b, steps]`` and the mean and std of q(z_where) ``[b, steps, 4]``;
-        ``min_scale`` (a scalar) in place of the config's least box width, if given."""
+        ``min_scale`` (a scalar, or a function of z_pres giving one) in place of the
+        config's least box width, if given."""
         c = self.config
         flat = tf.reshape(images, [tf.shape(images)[0], int(np.prod(c.scene_shape))])
         out = self.head(self.hidden(self.lstm(flat)))                      # [b, steps, 9]
         z_pres = tf.sigmoid(out[..., 0])
         m = tf.sigmoid(out[..., 1:5])
         least = c.min_obj_scale if min_scale is None else min_scale
+        if callable(least):
+            least = least(z_pres)
         sx = least + (c.max_obj_scale - least) * m[..., 0]
         aspect = c.min_aspect + (c.max_aspect - c.min_aspect) * m[..., 1]
         corner = m[..., 2:4] * tf.constant([0.9 * c.scene_width, 0.9 * c.scene_height])

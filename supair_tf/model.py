@@ -154,9 +154,14 @@ class Supair(SceneGeneration, tf.Module):
         every box after the first.
         """
         b = tf.shape(images)[0]
-        z_pres, where_mean, where_std = self.inference(images, min_scale=min_scale)
+        least = min_scale
+        if min_scale is not None and self.config.explore_gate:
+            least = lambda z_pres: self.procedure.gated(  # noqa: E731
+                min_scale, self.config.min_obj_scale, z_pres)
+        z_pres, where_mean, where_std = self.inference(images, min_scale=least)
         if spread is not None:
-            where_std = widen_later_positions(where_std, spread)
+            where_std = widen_later_positions(where_std,
+                                              self.procedure.gated(spread, 0.0, z_pres))
         q_where = tfd.Normal(where_mean, where_std)
         if noise is None:
             noise = self.where_noise(b, -1)
@@ -209,7 +214,7 @@ class Supair(SceneGeneration, tf.Module):
         bounds still (supair_tf.procedure). ``min_scale``, ``spread``: as in scene_terms.
         """
         t = self.scene_terms(images, noise, min_scale=min_scale, spread=spread)
-        z_pres = raise_presence(t.z_pres, self.procedure.gated_floor(presence_floor, t.z_pres))
+        z_pres = raise_presence(t.z_pres, self.procedure.gated(presence_floor, 0.0, t.z_pres))
         object_terms = withhold_bonus(t.boxes.object_ll + t.boxes.overlap_lp, bonus_share,
                                       self.config.overlap_rate)
         return enumerated_elbo(z_pres, object_terms, t.boxes.bg_ll, t.log_q_where,

@@ -108,17 +108,18 @@ class Procedure:
         c = self.config
         return self.warm_up(step, c.explore_spread, 0.0, c.explore_steps)
 
-    def gated_floor(self, floor, z_pres):
-        """The step's presence floor, under ``explore_gate`` (g) scaled by
-        clip(1 - u / g, 0, 1), u the batch's mean z_pres ``[b, k]`` of the first box (a
-        constant to the gradient): a run whose q uses its first box trains on the paper's
-        objective, one where q has stopped using it (nothing found) gets the floor back.
-        Label-free: u is q's own output."""
+    def gated(self, value, paper, z_pres):
+        """A warm-up's ``value`` this step (None: off), under ``explore_gate`` (g) moved
+        towards its ``paper`` value: ``paper + clip(1 - u / g, 0, 1) (value - paper)``, u
+        the batch's mean z_pres ``[b, k]`` of the first box (a constant to the gradient).
+        A run whose q uses its first box trains on the paper's objective; one where q has
+        stopped using it (nothing found) gets the warm-ups back. Label-free: u is q's own
+        output, known before the box widths and positions it gates are formed."""
         gate = self.config.explore_gate
-        if floor is None or not gate:
-            return floor
+        if value is None or not gate:
+            return value
         use = tf.stop_gradient(tf.reduce_mean(z_pres[:, 0]))
-        return floor * tf.clip_by_value(1.0 - use / gate, 0.0, 1.0)
+        return paper + tf.clip_by_value(1.0 - use / gate, 0.0, 1.0) * (value - paper)
 
     def draw(self, where, step):
         """Training step ``step``'s TrainingDraw around its z_where noise ``where``."""

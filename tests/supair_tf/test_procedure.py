@@ -232,12 +232,34 @@ def test_a_bad_procedure_is_refused_by_name(bad, message):
         SMALL.replace(**bad).validate()
 
 
-def test_the_gate_lifts_the_floor_in_proportion_to_the_first_boxs_use():
+def test_the_gate_lifts_the_warm_ups_in_proportion_to_the_first_boxs_use():
     model = Supair(PRESETS['sprites'].replace(explore_gate=0.2))
-    floor = tf.constant(0.3)
+    floor, least = tf.constant(0.3), tf.constant(0.55)
     for use, share in ((0.0, 1.0), (0.05, 0.75), (0.2, 0.0), (0.6, 0.0)):
         z_pres = tf.constant([[use, 0.5, 0.0], [use, 0.2, 0.9]])  # later boxes: no matter
-        np.testing.assert_allclose(model.procedure.gated_floor(floor, z_pres), 0.3 * share,
+        np.testing.assert_allclose(model.procedure.gated(floor, 0.0, z_pres), 0.3 * share,
                                    atol=1e-6)
+        np.testing.assert_allclose(model.procedure.gated(least, 0.3, z_pres),
+                                   0.3 + 0.25 * share, atol=1e-6)
+    assert model.procedure.gated(None, 0.0, z_pres) is None
     ungated = Supair(PRESETS['sprites'])
-    assert ungated.procedure.gated_floor(floor, z_pres) is floor
+    assert ungated.procedure.gated(floor, 0.0, z_pres) is floor
+
+
+def test_a_run_whose_first_box_is_used_trains_on_the_papers_objective_under_the_gate():
+    """u >= gate: every warm-up at the paper's value, so the explore objective with the
+    gate equals the authors' objective (whatever the warm-ups' scheduled values)."""
+    config = PRESETS['sprites'].replace(scene_height=20, scene_width=20, patch_size=8,
+                                        lstm_units=8, explore_gate=1e-4)
+    gated, paper = (Supair(config.replace(procedure=p), seed=2, jit_compile=False)
+                    for p in ('explore', 'paper'))
+    for a, b in zip(paper.model_variables, gated.model_variables, strict=True):
+        a.assign(b)
+    images = tf.random.stateless_uniform([4, 20, 20, 1], [3, 4])
+    draw = gated.step_noise(4, 0)    # step 0: the warm-ups at their strongest
+    assert float(tf.reduce_mean(gated.inference(images)[0][:, 0])) > 1e-4
+    loss_g, grads_g = gated.loss_and_gradients_graph(images, draw)
+    loss_p, grads_p = paper.loss_and_gradients_graph(images, draw)
+    np.testing.assert_allclose(loss_g, loss_p, rtol=1e-6)
+    for g, p in zip(grads_g, grads_p, strict=True):
+        np.testing.assert_allclose(g, p, rtol=1e-5, atol=1e-6)
