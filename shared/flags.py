@@ -108,6 +108,9 @@ flags.DEFINE_enum('procedure', None, ['paper', 'explore'], 'SuPAIR\'s training p
                   'a floor that falls from --explore_floor to 0, and boxes at least '
                   '--explore_min_scale wide, over --explore_steps steps (preset: explore; paper '
                   'for sprites_rgb and npz:, and for a folder that recorded none)')
+flags.DEFINE_enum('inference_reads', None, ['scene', 'residual'], 'SuPAIR: what the inference '
+                  'LSTM reads at each step: scene (the paper\'s); residual: the scene less '
+                  'the boxes of the earlier steps (for counts never seen in training)')
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
                    'first step (0.3)', lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_integer('explore_steps', None, 'with --procedure=explore: steps over which the '
@@ -142,7 +145,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
-             'explore_spread', 'explore_gate', 'average_epochs')
+             'explore_spread', 'explore_gate', 'average_epochs', 'inference_reads')
 
 
 @dataclasses.dataclass(frozen=True)

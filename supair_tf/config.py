@@ -13,6 +13,9 @@ DATA_ORDERS = ('fixed', 'shuffled')
 # the model the run ends with averages the weights of its last average_epochs epoch ends
 # (docs/procedure_study.md).
 PROCEDURES = ('paper', 'explore')
+# What the inference LSTM reads at each step: 'scene', the scene every time (the paper's);
+# 'residual', the scene less the boxes the earlier steps found (InferenceNet.residual_pass).
+INFERENCE_READS = ('scene', 'residual')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +53,7 @@ class SupairConfig(SceneConfig):
     # order each epoch, a function of (seed, epoch)
     data_order: str = 'fixed'
     procedure: str = 'paper'
+    inference_reads: str = 'scene'  # INFERENCE_READS
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
     explore_steps: int = 936        # and its fall to 0 (four epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object
@@ -91,6 +95,9 @@ class SupairConfig(SceneConfig):
                              f'{self.overlap_warmup}')
         if self.average_epochs < 0:
             raise ValueError(f'average_epochs must be >= 0, got {self.average_epochs}')
+        if self.inference_reads not in INFERENCE_READS:
+            raise ValueError("inference_reads must be 'scene' or 'residual', got "
+                             f'{self.inference_reads!r}')
         if not 0 <= self.explore_gate <= 1:
             raise ValueError(f'explore_gate must be in [0, 1], got {self.explore_gate}')
         if not (math.isfinite(self.explore_spread) and self.explore_spread >= 0):

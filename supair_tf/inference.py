@@ -54,12 +54,16 @@ class RepeatedInputLSTM(keras.layers.Layer):
         h = cell = tf.zeros([tf.shape(x)[0], self.units])
         outputs = []
         for _ in range(self.steps):
-            gates = projected + tf.matmul(h, self.recurrent_kernel)
-            i, f, g, o = tf.split(gates, 4, axis=-1)
-            cell = tf.sigmoid(f) * cell + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(cell)
+            h, cell = self.step(projected, h, cell)
             outputs.append(h)
         return tf.stack(outputs, axis=1)
+
+    def step(self, projected, h, cell):
+        """One step from the input's projection ``x W + b``: the new ``(h, cell)``."""
+        gates = projected + tf.matmul(h, self.recurrent_kernel)
+        i, f, g, o = tf.split(gates, 4, axis=-1)
+        cell = tf.sigmoid(f) * cell + tf.sigmoid(i) * tf.tanh(g)
+        return tf.sigmoid(o) * tf.tanh(cell), cell
 
     def get_config(self):
         """Units and steps."""
@@ -89,7 +93,15 @@ class InferenceNet(keras.layers.Layer):
         config's least box width, if given."""
         c = self.config
         flat = tf.reshape(images, [tf.shape(images)[0], int(np.prod(c.scene_shape))])
+        if c.inference_reads == 'residual':
+            return self.residual_pass(images, flat, min_scale)
         out = self.head(self.hidden(self.lstm(flat)))                      # [b, steps, 9]
+        return self.step_parameters(out, min_scale)
+
+    def step_parameters(self, out, min_scale):
+        """The head's 9 numbers per step ``[b, k, 9]`` -> z_pres and q(z_where)'s mean and
+        std (``min_scale`` as in call)."""
+        c = self.config
         z_pres = tf.sigmoid(out[..., 0])
         m = tf.sigmoid(out[..., 1:5])
         least = c.min_obj_scale if min_scale is None else min_scale
@@ -101,3 +113,32 @@ class InferenceNet(keras.layers.Layer):
         mean = tf.concat([tf.stack([sx, sx * aspect], -1), corner], -1)
         std = c.where_scale_max * tf.sigmoid(out[..., 5:9])
         return z_pres, mean, std
+
+    def residual_pass(self, images, flat, min_scale):
+        """``inference_reads='residual'``: step i's LSTM input is the scene with what the
+        earlier steps explain taken out, each pixel kept with weight prod_{j<i} (1 - z_pres_j
+        [pixel in box j]) at the boxes of q's means (a constant to the gradient): SuPAIR's
+        analogue of DAIR's error canvas (Eslami et al. 2016, section 3). q stays a function
+        of the scene alone, so the ELBO and its sum over the count are unchanged."""
+        c = self.config
+        lstm = self.lstm
+        if not lstm.built:  # its weights first, as the scene's pass makes them
+            lstm.build(flat.shape)
+        rows = tf.range(c.scene_height, dtype=tf.float32)[None, :, None] + 0.5
+        cols = tf.range(c.scene_width, dtype=tf.float32)[None, None, :] + 0.5
+        keep = tf.ones_like(images[..., 0])                                   # [b, H, W]
+        h = cell = tf.zeros([tf.shape(images)[0], lstm.units])
+        steps = []
+        for _ in range(c.steps):
+            seen = tf.reshape(images * keep[..., None], tf.shape(flat))
+            h, cell = lstm.step(tf.matmul(seen, lstm.kernel) + lstm.bias, h, cell)
+            out = self.head(self.hidden(h))[:, None]                           # [b, 1, 9]
+            z_pres, mean, std = self.step_parameters(out, min_scale)
+            if callable(min_scale):  # gated by the first box's presence: this one
+                min_scale = min_scale(z_pres)
+            steps.append((z_pres, mean, std))
+            sx, sy, x, y = (mean[:, 0, j, None, None] for j in range(4))
+            inside = ((cols >= x) & (cols < x + c.patch_size * sx)
+                      & (rows >= y) & (rows < y + c.patch_size * sy))
+            keep *= tf.stop_gradient(1.0 - z_pres[:, :, None] * tf.cast(inside, tf.float32))
+        return tuple(tf.concat(parts, axis=1) for parts in zip(*steps, strict=True))

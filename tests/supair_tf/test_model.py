@@ -9,6 +9,7 @@ from rat_spn.reference import PerRegionRatSpn
 from shared.evaluation import box_iou, scene_iou
 from shared.training import make_optimizer, make_train_step
 from supair_tf import PRESETS, Supair
+from tests.supair_tf.test_elbo import brute_force_elbo
 
 
 def test_default_preset_has_the_paper_parameter_counts():
@@ -185,3 +186,50 @@ def test_compiled_step_equals_the_plain_per_region_float64_path(sprite_data):
         worst = max(worst, np.abs(f.numpy() - p).max() / scale)
     print(f'largest gradient difference: {worst:.2e} of the largest entry')
     assert worst < 1e-3
+
+
+RESIDUAL = PRESETS['mnist'].replace(scene_height=20, scene_width=20, patch_size=8,
+                                    lstm_units=8, inference_reads='residual')
+
+
+def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch):
+    model = Supair(RESIDUAL, seed=1, jit_compile=False)
+    images = tf.random.stateless_uniform([3, 20, 20, 1], [1, 2])
+    lstm, read = model.inference.lstm, []
+    step = lstm.step
+    monkeypatch.setattr(lstm, 'step', lambda projected, h, c: read.append(projected)
+                        or step(projected, h, c))
+    z_pres, mean, _ = (t.numpy() for t in model.inference(images))
+    # Independently: each pixel's centre tested against the earlier boxes at q's means,
+    # kept with weight prod_j (1 - z_pres_j [inside box j]).
+    keep = np.ones([3, 20, 20])
+    centres = np.arange(20) + 0.5
+    for i in range(RESIDUAL.steps):
+        seen = (images.numpy()[..., 0] * keep).reshape(3, -1)
+        np.testing.assert_allclose(read[i], seen @ lstm.kernel.numpy() + lstm.bias.numpy(),
+                                   rtol=1e-4, atol=1e-4)
+        sx, sy, x, y = mean[:, i].T
+        inside = ((centres[None, None, :] >= x[:, None, None])
+                  & (centres[None, None, :] < (x + 8 * sx)[:, None, None])
+                  & (centres[None, :, None] >= y[:, None, None])
+                  & (centres[None, :, None] < (y + 8 * sy)[:, None, None]))
+        keep = keep * (1.0 - z_pres[:, i, None, None] * inside)
+    assert (keep < 1).any()   # the boxes took something out
+
+
+def test_residual_inference_leaves_the_elbo_a_sum_over_the_count():
+    """q is still a function of the scene: the ELBO is eq. 9's sum over n of q(n) terms,
+    and its first step is the paper's inference net's, weights and all."""
+    residual = Supair(RESIDUAL, seed=2, jit_compile=False)
+    paper = Supair(RESIDUAL.replace(inference_reads='scene'), seed=2, jit_compile=False)
+    for a, b in zip(residual.model_variables, paper.model_variables, strict=True):
+        np.testing.assert_array_equal(a, b)
+    images = tf.random.stateless_uniform([2, 20, 20, 1], [3, 4])
+    noise = residual.where_noise(2, 0)
+    t = residual.scene_terms(images, noise)
+    want = [brute_force_elbo(z, o, bg, lq) for z, o, bg, lq in zip(
+        t.z_pres.numpy(), (t.boxes.object_ll + t.boxes.overlap_lp).numpy(),
+        t.boxes.bg_ll.numpy(), t.log_q_where.numpy(), strict=True)]
+    np.testing.assert_allclose(residual.elbo_graph(images, noise), want, rtol=1e-4)
+    np.testing.assert_allclose(residual.inference(images)[0][:, 0],
+                               paper.inference(images)[0][:, 0], rtol=1e-6)
