@@ -16,6 +16,8 @@ print(c['epochs'] * (s['steps_per_epoch'] or scene_counts(s['dataset'], s.get('s
   last=$(tail -n 1 "$dir/metrics.csv" | cut -d, -f2)
   partial=results/experiments/seed_robustness/protocol
   [[ $name == air_* ]] && partial=results/experiments/air/partial
+  [[ $name == *_extrapolate_* || $name == *_interpolate_* ]] && \
+    partial=results/experiments/generalisation/partial
   if [ "$last" = "$done_steps" ]; then target=results; rm -f "$partial/${name}_"*
   else target=$partial; mkdir -p "$partial"; fi
   cp "$dir/metrics.csv" "$target/${name}_metrics.csv"
