@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'experiments'))
+import generalisation_report  # noqa: E402
 import seeds_report  # noqa: E402
 
 
@@ -52,3 +53,30 @@ def test_a_supair_run_ends_at_the_last_step_its_settings_make(results):
     assert '| Multi-MNIST | SuPAIR, --procedure=paper | 1 (seeds 3) | 52.0' in (
         seeds_report.table(results))
     assert '| Multi-MNIST | AIR | 1 (seeds 0) | 52.0' in seeds_report.table(results)
+
+
+def write_generalisation_run(folder, name, held, trained):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f'{name}_metrics.csv'), 'w', newline='') as f:
+        out = csv.writer(f)
+        out.writerow(['epoch', 'step', 'train_seconds', 'test_count_acc', 'heldout_count_acc',
+                      'test_iou', 'elbo', 'train_elbo'])
+        for step, (h, t) in enumerate(zip(held, trained, strict=True), 1):
+            out.writerow([step, 100 * step, step, t, h, 0.5, 1.0, 1.0])
+
+
+def test_fig_6s_table_takes_each_runs_last_held_out_and_trained_accuracy(tmp_path):
+    partial = tmp_path / 'experiments' / 'generalisation' / 'partial'
+    write_generalisation_run(tmp_path, 'air_extrapolate_seed0', [0.0, 0.1], [0.5, 0.9])
+    write_generalisation_run(tmp_path, 'air_extrapolate_seed1', [0.0, 0.3], [0.5, 0.9])
+    write_generalisation_run(partial, 'air_extrapolate_seed1', [0.9], [0.9])   # superseded
+    write_generalisation_run(partial, 'supair_residual_interpolate_seed2', [0.2, 0.8],
+                             [0.6, 0.97])
+    runs = generalisation_report.read_runs([str(tmp_path), str(partial)])
+    assert set(runs) == {('air', 'extrapolate'), ('supair_residual', 'interpolate')}
+    rows = generalisation_report.table(runs).splitlines()[2:]
+    assert rows[0] == ('| extrapolate | AIR | 0, 1 | 200-200 | 20.0 +- 14.1 | 90.0 +- 0.0 |')
+    assert rows[1].startswith('| interpolate | SuPAIR, --inference_reads=residual | 2 '
+                              '(training) | 200-200 | 80.0 | 97.0 |')
+    steps, held = generalisation_report.curves(runs[('air', 'extrapolate')], 0)
+    assert list(steps) == [100, 200] and held.tolist() == [[0.0, 0.1], [0.0, 0.3]]

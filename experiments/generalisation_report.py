@@ -1,0 +1,134 @@
+"""The AIR paper's strong-generalisation experiment (Eslami et al. 2016, Fig. 6) for every
+model here: count accuracy on the held-out count and on the trained counts over training.
+
+    python experiments/generalisation_report.py [--results=results] [--out=docs/generalisation]
+
+Reads ``results/{name}_{task}_seed{k}_metrics.csv`` (and ``_settings.json``): ``name`` air,
+dair, supair or supair_<variant>, ``task`` extrapolate (trained on 0-2 digits, exactly 3
+held out) or interpolate (0, 1 and 3; exactly 2 held out); the runs still training are read
+from results/experiments/generalisation/partial/ and marked so. Prints a Markdown table
+(the last evaluation of each run: mean +- std over seeds of ``heldout_count_acc`` and
+``test_count_acc``) and draws one panel per task, accuracy against training steps, a
+solid line per model for the held-out count and a dashed one for the trained counts
+(mean over seeds, the seeds' range shaded). Needs matplotlib (requirements-bench.txt).
+"""
+
+import argparse
+import csv
+import glob
+import os
+import re
+from collections import defaultdict
+
+import numpy as np
+
+TASKS = {'extrapolate': 'Extrapolation: trained on 0-2 digits, 3 held out',
+         'interpolate': 'Interpolation: trained on 0, 1, 3 digits, 2 held out'}
+LABELS = {'air': 'AIR', 'dair': 'DAIR', 'supair': 'SuPAIR',
+          'supair_residual': 'SuPAIR, --inference_reads=residual'}
+PATTERN = re.compile(r'^(?P<name>[a-z_]+?)_(?P<task>extrapolate|interpolate)_seed(?P<seed>\d+)'
+                     r'_metrics\.csv$')
+
+
+def read_runs(folders):
+    """``{(name, task): {seed: (steps, heldout, trained, partial)}}`` of the runs' files;
+    a finished run (in the first folder) wins over a partial copy of the same run."""
+    runs = defaultdict(dict)
+    for rank, folder in enumerate(folders):
+        for path in sorted(glob.glob(os.path.join(folder, '*_metrics.csv'))):
+            match = PATTERN.match(os.path.basename(path))
+            if not match:
+                continue
+            key, seed = (match['name'], match['task']), int(match['seed'])
+            if seed in runs[key]:
+                continue
+            with open(path, newline='') as f:
+                rows = list(csv.DictReader(f))
+            if not rows or 'heldout_count_acc' not in rows[0]:
+                continue
+            runs[key][seed] = (np.array([int(r['step']) for r in rows]),
+                               np.array([float(r['heldout_count_acc']) for r in rows]),
+                               np.array([float(r['test_count_acc']) for r in rows]), rank > 0)
+    return runs
+
+
+def spread(values):
+    """'mean +- std' in percent (std over seeds, ddof 1; one seed: the value alone)."""
+    values = 100 * np.asarray(values)
+    if len(values) == 1:
+        return f'{values[0]:.1f}'
+    return f'{values.mean():.1f} +- {values.std(ddof=1):.1f}'
+
+
+def table(runs):
+    """Markdown: per task and model, seeds, last step, held-out and trained accuracy."""
+    lines = ['| task | model | seeds | last step | held-out count acc. % | trained counts acc. % |',
+             '|---|---|---|---|---|---|']
+    for task in TASKS:
+        for name in sorted({n for n, t in runs if t == task}, key=model_order):
+            seeds = runs[(name, task)]
+            last = [int(steps[-1]) for steps, *_ in seeds.values()]
+            partial = any(p for *_, p in seeds.values())
+            lines.append(f'| {task} | {LABELS.get(name, name)} | {", ".join(map(str, seeds))}'
+                         f'{" (training)" if partial else ""} | {min(last):,}-{max(last):,} | '
+                         f'{spread([h[-1] for _, h, _, _ in seeds.values()])} | '
+                         f'{spread([t[-1] for _, _, t, _ in seeds.values()])} |')
+    return '\n'.join(lines)
+
+
+def model_order(name):
+    """AIR, DAIR, SuPAIR, then SuPAIR's variants."""
+    return (list(LABELS).index(name) if name in LABELS else len(LABELS), name)
+
+
+def curves(seeds, which):
+    """Steps common to every seed, and the seeds' accuracies there ``[seeds, steps]``."""
+    steps = sorted(set.intersection(*(set(run[0].tolist()) for run in seeds.values())))
+    rows = [np.interp(steps, run[0], run[1 + which]) for run in seeds.values()]
+    return np.array(steps), np.array(rows)
+
+
+def figure(runs, out):
+    """One panel per task (PNG at ``out``.png)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(6 * len(TASKS), 4.2), squeeze=False)
+    for ax, (task, title) in zip(axes[0], TASKS.items(), strict=True):
+        names = sorted({n for n, t in runs if t == task}, key=model_order)
+        for k, name in enumerate(names):
+            colour = f'C{k}'
+            for which, style, part in ((0, '-', 'held-out count'), (1, '--', 'trained counts')):
+                steps, rows = curves(runs[(name, task)], which)
+                if not len(steps):
+                    continue
+                ax.plot(steps, rows.mean(0), style, color=colour,
+                        label=f'{LABELS.get(name, name)}, {part}')
+                ax.fill_between(steps, rows.min(0), rows.max(0), color=colour, alpha=0.15)
+        ax.set(title=title, xlabel='training step', ylabel='count accuracy', ylim=(0, 1.01))
+        ax.set_xscale('symlog', linthresh=1000)
+        ax.grid(alpha=0.3)
+        if names:
+            ax.legend(fontsize=7, loc='lower right')
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
+    fig.savefig(out + '.png', dpi=110)
+    return out + '.png'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--results', default='results')
+    parser.add_argument('--out', default='docs/generalisation')
+    args = parser.parse_args()
+    runs = read_runs([args.results,
+                      os.path.join(args.results, 'experiments', 'generalisation', 'partial')])
+    if not runs:
+        raise SystemExit(f'no generalisation runs in {args.results} (files named '
+                         '{name}_{extrapolate|interpolate}_seed{k}_metrics.csv)')
+    print(table(runs))
+    print(f'figure: {figure(runs, args.out)}')
+
+
+if __name__ == '__main__':
+    main()
