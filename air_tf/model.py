@@ -365,18 +365,21 @@ class Air(tf.Module):
     # ---- inference ------------------------------------------------------------------------
     def detect_graph(self, images):
         """The greedy guide pass (z_pres >= 0.5, means of q) as the serving dict; z_where
-        is AIR's ``(s, x, y)``."""
+        is AIR's ``(s, x, y)``; beside the shared keys, ``z_what [b, k, Z]`` (each step's
+        code: the objects as features, the AIR paper's Fig. 7)."""
         steps = self.guide(images)
         z_pres = tf.stack([s.pres_prob for s in steps], 1)
         z_where = tf.stack([s.state.z_where for s in steps], 1)
         c = self.config
         return {'z_pres': z_pres, 'z_where': z_where,
+                'z_what': tf.stack([s.state.z_what for s in steps], 1),
                 'count': tf.reduce_sum(tf.cast(z_pres >= 0.5, tf.int32), axis=1),
                 'boxes': window_boxes(z_where, c.scene_height, c.scene_width)}
 
     def detect(self, images):
         """The Detection of images ``[b, H, W, 1]``, greedy."""
-        return Detection(**self._detect(tf.convert_to_tensor(images, tf.float32)))
+        out = self._detect(tf.convert_to_tensor(images, tf.float32))
+        return Detection(**{k: out[k] for k in Detection._fields})
 
     def sampled_counts_graph(self, images):
         """Counts of one sampled guide pass (Pyro's way of counting), noise of step -2."""

@@ -37,13 +37,15 @@ def _empty(n, canvas, max_objects, channels=()):
             np.zeros([n, max_objects, 4], np.float32))
 
 
-def multi_mnist(digits, n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, allowed=None):
+def multi_mnist(digits, n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, allowed=None,
+                which=None):
     """Scenes of 0 to ``max_objects`` digits (each count equally likely; or only the
     ``allowed`` counts, draw_counts), each shrunk by ``s ~ N(1.3, 0.1)`` (bilinear) to
     ``int(28/s)``, at a uniform place on the canvas.
 
     A scene whose digits add up to more than full intensity anywhere is drawn again,
-    digits and all, as in AIR's data set.
+    digits and all, as in AIR's data set. ``which`` (an int array ``[n, max_objects]``),
+    if given, receives the index into ``digits`` of each object drawn (-1: none).
     """
     images, counts, boxes = _empty(n, canvas, max_objects)
     counts[:] = draw_counts(rng, n, max_objects, counts=allowed)
@@ -51,7 +53,10 @@ def multi_mnist(digits, n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, allowed=
         while True:
             scene = np.zeros([canvas, canvas], np.float32)
             for j in range(counts[i]):
-                digit = digits[rng.integers(len(digits))]
+                index = rng.integers(len(digits))
+                if which is not None:
+                    which[i, j] = index
+                digit = digits[index]
                 size = int(28 / (0.1 * rng.standard_normal() + 1.3))
                 resized = np.asarray(Image.fromarray(digit).resize((size, size), Image.BILINEAR))
                 row, col = rng.integers(0, canvas - size, 2)

@@ -7,11 +7,13 @@ import json
 import os
 import sys
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'experiments'))
 import generalisation_report  # noqa: E402
+import objects_as_features  # noqa: E402
 import seeds_report  # noqa: E402
 
 
@@ -80,3 +82,24 @@ def test_fig_6s_table_takes_each_runs_last_held_out_and_trained_accuracy(tmp_pat
                               '(training) | 200-200 | 80.0 | 97.0 |')
     steps, held = generalisation_report.curves(runs[('air', 'extrapolate')], 0)
     assert list(steps) == [100, 200] and held.tolist() == [[0.0, 0.1], [0.0, 0.3]]
+
+
+def test_objects_as_features_labels_and_windows_against_hand_values():
+    digit_labels = np.array([[3, 5], [7, 2], [4, 4]])
+    boxes = np.zeros([3, 2, 4], np.float32)
+    boxes[:, :, 1] = [[30, 5], [1, 40], [10, 20]]     # left edges: drawn second, first, first
+    labels = objects_as_features.task_labels(digit_labels, boxes)
+    assert labels['sum'].tolist() == [8, 9, 8]
+    assert labels['order'].tolist() == [0, 0, 0]       # 5 then 3; 7 then 2; 4 then 4
+    labels = objects_as_features.task_labels(digit_labels[:, ::-1], boxes)
+    assert labels['order'].tolist() == [1, 1, 0]
+    # A box over exactly 28 x 28 pixels is those pixels; one over 14 x 14 is them doubled.
+    rng = np.random.default_rng(0)
+    scene = rng.uniform(size=[1, 50, 50, 1]).astype(np.float32)
+    box = np.array([[[10, 7, 38, 35], [0, 0, 14, 14]]], np.float32)
+    windows = objects_as_features.windows(scene, box).reshape(1, 2, 28, 28)
+    np.testing.assert_allclose(windows[0, 0], scene[0, 10:38, 7:35, 0], atol=1e-5)
+    assert abs(windows[0, 1].mean() - scene[0, :14, :14, 0].mean()) < 0.02
+    order = np.array([[2, 0]])
+    assert objects_as_features.take_steps(np.arange(6).reshape(1, 3, 2), order).tolist() == \
+        [[[4, 5], [0, 1]]]
