@@ -118,6 +118,8 @@ def _cache_name(name, seed, mnist_paths, shape=None, sizes=None, split=None):
     shape = shape or {'canvas': scenes.CANVAS, 'max_objects': scenes.MAX_OBJECTS}
     key = f'{name}_v{BUILDER_VERSION}_seed{seed}_canvas{shape["canvas"]}'
     key += f'_max{shape["max_objects"]}_n{{}}-{{}}'.format(*scene_counts(name, sizes))
+    if shape['max_objects'] >= scenes.PLACE_ALONE_FROM and not name.startswith('sprites'):
+        key += '_alone'  # digits placed one at a time (scenes.multi_mnist)
     if split is not None:
         key += '_counts{}_heldout{}'.format(*('-'.join(map(str, c)) or 'none' for c in split))
     if mnist_paths:  # the digits drawn depend on the pool the MNIST files hold

@@ -11,8 +11,17 @@ way.
 import numpy as np
 from PIL import Image
 
+from datasets.errors import DatasetError
+
 CANVAS = 50
 MAX_OBJECTS = 2
+# From this many objects a scene is built one object at a time, each redrawn alone until it
+# fits (a whole-scene redraw, AIR's way and ours up to 3 objects, would almost never end);
+# an object that does not fit in OBJECT_TRIES draws, or a scene in SCENE_TRIES, stops the
+# build with one line naming the sizes.
+PLACE_ALONE_FROM = 4
+OBJECT_TRIES = 1_000
+SCENE_TRIES = 20
 
 
 def ink_box(mask, row, col):
@@ -44,28 +53,51 @@ def multi_mnist(digits, n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, allowed=
     ``int(28/s)``, at a uniform place on the canvas.
 
     A scene whose digits add up to more than full intensity anywhere is drawn again,
-    digits and all, as in AIR's data set. ``which`` (an int array ``[n, max_objects]``),
-    if given, receives the index into ``digits`` of each object drawn (-1: none).
+    digits and all, as in AIR's data set; from PLACE_ALONE_FROM objects, only the digit
+    that does. ``which`` (an int array ``[n, max_objects]``), if given, receives the index
+    into ``digits`` of each object drawn (-1: none).
     """
     images, counts, boxes = _empty(n, canvas, max_objects)
     counts[:] = draw_counts(rng, n, max_objects, counts=allowed)
+    tries = OBJECT_TRIES if max_objects >= PLACE_ALONE_FROM else 1
     for i in np.nonzero(counts)[0]:
-        while True:
+        for _ in range(SCENE_TRIES if tries > 1 else 10 ** 9):
             scene = np.zeros([canvas, canvas], np.float32)
-            for j in range(counts[i]):
-                index = rng.integers(len(digits))
-                if which is not None:
-                    which[i, j] = index
-                digit = digits[index]
-                size = int(28 / (0.1 * rng.standard_normal() + 1.3))
-                resized = np.asarray(Image.fromarray(digit).resize((size, size), Image.BILINEAR))
-                row, col = rng.integers(0, canvas - size, 2)
-                scene[row:row + size, col:col + size] += resized
-                boxes[i, j] = ink_box(resized > 0, row, col)
-            if scene.max() <= 255:
+            # Every digit drawn before the scene is judged (a list, not a short cut): the
+            # draws of the whole-scene redraw stay those of the data sets built before.
+            placed = [_place_digit(scene, digits, rng, tries, boxes[i, j],
+                                   None if which is None else which[i, j:j + 1])
+                      for j in range(counts[i])]
+            if all(placed):
                 break
+        else:
+            raise DatasetError(f'cannot place {counts[i]} digits on a {canvas} x {canvas} scene '
+                               'without their ink adding up past full intensity; ask for '
+                               'fewer objects or a larger scene_size')
         images[i] = scene / 255.0
     return images, counts, boxes
+
+
+def _place_digit(scene, digits, rng, tries, box, which):
+    """Draws a digit (index into ``which``, size, place) and adds it to ``scene``, its box
+    into ``box``; with ``tries`` > 1 it is drawn again (up to ``tries`` times) until the
+    scene stays within full intensity, else it is added regardless. Whether the scene
+    stays within full intensity."""
+    for _ in range(tries):
+        index = rng.integers(len(digits))
+        size = int(28 / (0.1 * rng.standard_normal() + 1.3))
+        resized = np.asarray(Image.fromarray(digits[index]).resize((size, size), Image.BILINEAR))
+        row, col = rng.integers(0, scene.shape[0] - size, 2)
+        patch = scene[row:row + size, col:col + size] + resized
+        if tries == 1 or patch.max() <= 255:
+            break
+    else:
+        return False
+    if which is not None:
+        which[0] = index
+    scene[row:row + size, col:col + size] = patch
+    box[:] = ink_box(resized > 0, row, col)
+    return scene.max() <= 255 if tries == 1 else True
 
 
 def _sprite_masks(size):
@@ -97,13 +129,17 @@ def sprites(n, rng, canvas=CANVAS, max_objects=MAX_OBJECTS, colour=False, allowe
     for i in np.nonzero(counts)[0]:
         occupied = np.zeros([canvas, canvas], bool)
         for j in range(counts[i]):
-            while True:
+            for _ in range(OBJECT_TRIES):
                 row, col = rng.integers(0, canvas - 11, 2)
                 size = rng.integers(12, min(16, canvas - row, canvas - col) + 1)
                 shape = rng.integers(0, 3)
                 mask = _SPRITES[size][shape]
                 if not np.any(occupied[row:row + size, col:col + size] & mask):
                     break
+            else:
+                raise DatasetError(f'cannot place {counts[i]} sprites on a {canvas} x {canvas} '
+                                   'scene without touching; ask for fewer objects or a '
+                                   'larger scene_size')
             occupied[row:row + size, col:col + size] |= mask
             images[i, row:row + size, col:col + size][mask] = colours[shape]
             boxes[i, j] = ink_box(mask, row, col)

@@ -391,3 +391,18 @@ def test_counts_that_cannot_be_drawn_stop_in_one_line(split, max_objects, words,
     with pytest.raises(DatasetError, match=re.escape(words)):
         load_dataset('sprites', data_dir=str(tmp_path), sizes=(10, 10), split_counts=split,
                      max_objects=max_objects)
+
+
+def test_many_digits_are_placed_one_at_a_time_and_an_impossible_scene_says_its_sizes(
+        digits, monkeypatch):
+    images, counts, boxes = scenes.multi_mnist(digits, 200, np.random.default_rng(6),
+                                               canvas=128, max_objects=9)
+    assert images.max() <= 1.0 and set(counts) == set(range(10))
+    assert np.array_equal((boxes[..., 2] > 0).sum(1), counts)   # a box for every digit
+    monkeypatch.setattr(scenes, 'OBJECT_TRIES', 50)   # fewer tries, the same verdict
+    monkeypatch.setattr(scenes, 'SCENE_TRIES', 3)
+    full = np.full([5, 28, 28], 255, np.uint8)     # any two overlapping digits overflow
+    with pytest.raises(DatasetError, match='on a 40 x 40 scene'):
+        scenes.multi_mnist(full, 20, np.random.default_rng(1), canvas=40, max_objects=9)
+    with pytest.raises(DatasetError, match='sprites on a 32 x 32 scene'):
+        scenes.sprites(50, np.random.default_rng(1), canvas=32, max_objects=9)
