@@ -156,6 +156,19 @@ class RatSpn(keras.layers.Layer):
         m = np.clip(marginalized.numpy(), 0.0, 1.0)
         return (1.0 - m) * x.numpy() + m * y
 
+    def mpe_graph(self, x, marginalized):
+        """mpe_reconstruct (leaf means) as graph operations, for compiled functions and
+        SavedModels: the same choices, so the same values."""
+        values = self._forward(x, marginalized)
+        node = tf.one_hot(tf.fill([tf.shape(x)[0]], self.root_index), self.num_regions,
+                          on_value=0, off_value=-1, dtype=tf.int32)
+        for level, logits in reversed(list(zip(self.levels, self.sum_logits, strict=True))):
+            node = level.descend_graph(node, level.best_products(values, logits))
+        y = self.leaves.emit_graph(node[:, :len(self.leaf_items)], self.means,
+                                   self.var_params)
+        m = tf.clip_by_value(marginalized, 0.0, 1.0)
+        return (1.0 - m) * x + m * y
+
     def sample(self, n, seed=None, leaf_means=False):
         """``n`` ancestral samples ``[n, num_items]`` of the first class's distribution; with
         ``leaf_means`` the sum nodes are sampled and the chosen Gaussians emit their means."""

@@ -83,6 +83,20 @@ class LeafLevel:
         log_p = tf.reshape(log_p, [-1, len(self.items), self.num_gauss])
         return tf.transpose(log_p, [1, 0, 2])
 
+    def emit_graph(self, node, means, var_params):
+        """emit's means in the graph: items ``[batch, num_items]`` from ``node [b, leaf
+        regions]`` (-1: not reached; each item is in exactly one reached region)."""
+        mean, _ = self.parameters(means, var_params)                            # [L, S, G]
+        reached = node >= 0
+        gauss = tf.transpose(tf.maximum(node, 0))                               # [L, b]
+        emitted = tf.gather(tf.transpose(mean, [0, 2, 1]), gauss, batch_dims=1)  # [L, b, S]
+        emitted = tf.transpose(emitted, [1, 0, 2]) * tf.cast(reached, tf.float32)[..., None]
+        b = tf.shape(node)[0]
+        items = tf.broadcast_to(self.items[None], [b, *self.items.shape])       # [b, L, S]
+        rows = tf.broadcast_to(tf.range(b)[:, None, None], tf.shape(items))
+        out = tf.scatter_nd(tf.stack([rows, items], -1), emitted, [b, self.num_items + 1])
+        return out[:, :self.num_items]
+
     def emit(self, node, means, var_params, sample, rng):
         """Top-down: items ``[batch, num_items]`` emitted by the Gaussian ``node[b, r]``
         chosen in each leaf region reached (-1: not reached), its mean or a sample."""
@@ -179,6 +193,33 @@ class SumLevel:
         def choose(batch, region, node):
             return best[batch, region, node]
         return choose
+
+    def best_products(self, values, logits):
+        """The MPE choice as a tensor: ``[b, R, num_out]``, for each sum node the index q of
+        its product with the largest weighted log-value (most_probable's, in the graph)."""
+        left, right = tf.gather(values, self.left), tf.gather(values, self.right)
+        left = tf.where(self.valid_partition[..., None, None], left, NEG)
+        logp = left[..., :, None] + right[..., None, :]                        # [R, P, b, W, W]
+        logp = tf.reshape(tf.transpose(logp, [2, 0, 1, 3, 4]),
+                          [tf.shape(values)[1], len(self.regions), -1])         # [b, R, Q]
+        return tf.argmax(logp[..., None] + self.log_weights(logits)[None], axis=2,
+                         output_type=tf.int32)
+
+    def descend_graph(self, node, best):
+        """descend in the graph: ``node [b, regions]`` (-1: not reached) with the nodes
+        chosen by ``best`` (best_products) written into this level's child regions."""
+        chosen = tf.gather(node, self.regions, axis=1)                          # [b, R]
+        reached = tf.where(chosen >= 0)                                         # [hits, 2]
+        q = tf.gather_nd(best, tf.concat([reached, tf.cast(
+            tf.gather_nd(chosen, reached)[:, None], tf.int64)], 1))
+        w = self.width
+        part = q // (w * w)
+        where = tf.stack([reached[:, 1], tf.cast(part, tf.int64)], 1)
+        batch = reached[:, :1]
+        for side, value in ((self.left, (q // w) % w), (self.right, q % w)):
+            rows = tf.cast(tf.gather_nd(side, where), tf.int64)[:, None]
+            node = tf.tensor_scatter_nd_update(node, tf.concat([batch, rows], 1), value)
+        return node
 
     def sampled(self, logits, rng):
         """Chooser of ancestral sampling: every sum node draws a product by its weights."""

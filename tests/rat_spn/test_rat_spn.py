@@ -233,3 +233,17 @@ def test_paper_parameter_counts():
 def test_bad_input_names_the_expected_shape(x, mask, message):
     with pytest.raises(ValueError, match=message):
         object_spn()(x.astype(np.float32), marginalized=mask)
+
+
+@pytest.mark.parametrize('structure', ['random', 'poon_domingos'])
+def test_the_compiled_mpe_pass_makes_the_eager_passs_choices(structure):
+    graph = (RegionGraph.random(24, 3, 2, seed=3) if structure == 'random'
+             else RegionGraph.poon_domingos(4, 6, step=2))
+    spn = RatSpn(graph, num_gauss=4, num_sums=3)
+    spn.build()
+    randomize(spn, seed=5)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(16, 24)).astype(np.float32)
+    mask = (rng.uniform(size=(16, 24)) < 0.5).astype(np.float32)
+    compiled = tf.function(spn.mpe_graph)
+    np.testing.assert_allclose(compiled(x, mask), spn.mpe_reconstruct(x, mask), atol=1e-6)
