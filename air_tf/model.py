@@ -376,6 +376,13 @@ class Air(tf.Module):
                 'count': tf.reduce_sum(tf.cast(z_pres >= 0.5, tf.int32), axis=1),
                 'boxes': window_boxes(z_where, c.scene_height, c.scene_width)}
 
+    def reconstruct_graph(self, images):
+        """The greedy pass's decoded objects added up, ``[b, H, W, 1]`` in [0, 1]."""
+        steps = self.guide(images)
+        canvas = self.render([s.state.z_pres for s in steps], [s.state.z_where for s in steps],
+                             [s.state.z_what for s in steps])
+        return tf.clip_by_value(canvas, 0.0, 1.0)[..., None]
+
     def detect(self, images):
         """The Detection of images ``[b, H, W, 1]``, greedy."""
         out = self._detect(tf.convert_to_tensor(images, tf.float32))
@@ -401,14 +408,13 @@ class Air(tf.Module):
 
     def reconstruct(self, images):
         """The greedy pass's boxes, presence and mean images, as numpy arrays."""
-        steps = self.guide(tf.convert_to_tensor(images, tf.float32))
-        canvas = self.render([s.state.z_pres for s in steps], [s.state.z_where for s in steps],
-                             [s.state.z_what for s in steps])
+        images = tf.convert_to_tensor(images, tf.float32)
+        steps = self.guide(images)
         z_where = tf.stack([s.state.z_where for s in steps], 1)
         c = self.config
         return (window_boxes(z_where, c.scene_height, c.scene_width).numpy(),
                 tf.stack([s.state.z_pres for s in steps], 1).numpy() > 0,
-                np.clip(canvas.numpy(), 0.0, 1.0)[..., None])
+                self.reconstruct_graph(images).numpy())
 
     def sample_scenes(self, n, seed=0):
         """``n`` scenes from the prior: ``(images [n, H, W, 1], boxes, present)``."""

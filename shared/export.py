@@ -4,6 +4,10 @@
     out = model.detect(images)   # images [n, H, W, C] float32 -> count, z_pres, z_where, boxes
                                  # (the paper's scenes: [n, 50, 50, 1]; `steps` boxes each)
     elbo = model.elbo(images)    # [n]
+    recon = model.reconstruct(images)   # [n, H, W, C]: the model's rebuilt scenes (SuPAIR:
+                                        # its SPNs' objects and background; AIR: the
+                                        # decoded objects added up); SavedModels from
+                                        # before it have no `reconstruct`
 """
 
 import tensorflow as tf
@@ -74,12 +78,14 @@ class _Serving(tf.Module):
         shape = model.config.scene_shape
         self.detect = serving_function(model.detect_graph, shape, model.label)
         self.elbo = serving_function(model.elbo_graph, shape, model.label)
+        self.reconstruct = serving_function(model.reconstruct_graph, shape, model.label)
 
 
 def export_saved_model(model, export_dir):
-    """Writes the SavedModel with the ``detect`` and ``elbo`` signatures; returns its folder."""
+    """Writes the SavedModel with the ``detect``, ``elbo`` and ``reconstruct`` signatures;
+    returns its folder."""
     serving = _Serving(model)
     tf.saved_model.save(serving, export_dir, signatures={
-        'detect': serving.detect.get_concrete_function(FLOAT_IMAGES),
-        'elbo': serving.elbo.get_concrete_function(FLOAT_IMAGES)})
+        name: getattr(serving, name).get_concrete_function(FLOAT_IMAGES)
+        for name in ('detect', 'elbo', 'reconstruct')})
     return export_dir

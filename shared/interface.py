@@ -60,6 +60,10 @@ class Model(Protocol):
     def elbo_graph(self, images) -> tf.Tensor:
         """``elbo`` as a graph function (exported)."""
 
+    def reconstruct_graph(self, images) -> tf.Tensor:
+        """The scenes ``[b, H, W, C]`` as the model rebuilds them, a graph function
+        (exported as ``reconstruct``)."""
+
     def extra_metrics(self, scenes) -> dict:
         """``{name: value}`` the model reports beside the shared figures of an evaluation
         (printed, not in metrics.csv)."""

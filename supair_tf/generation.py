@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from datasets.core import SceneSet
-from supair_tf.paste import paste_objects
+from supair_tf.paste import paste_objects, paste_objects_graph
 
 FIXED_BG_STD = 0.35  # the ablation's background: Normal(0, 0.35) per pixel
 
@@ -61,6 +61,30 @@ class SceneGeneration:
         boxes = boxes_from_where(z_where, c.patch_size).numpy()
         boxes[np.arange(c.steps)[None] >= counts[:, None]] = 0.0
         return SceneSet(np.clip(scenes, 0.0, 1.0), counts.astype(np.int32), boxes)
+
+    def reconstruct_graph(self, images):
+        """reconstruct as graph operations (exported as the SavedModel's ``reconstruct``):
+        the same SPN MPE choices; objects resized by paste_objects_graph."""
+        c = self.config
+        n = tf.shape(images)[0]
+        height, width, channels = c.scene_shape
+        terms = self.scene_terms(images, sample=False)
+        count = tf.reduce_sum(tf.cast(terms.z_pres >= 0.5, tf.int32), axis=1)
+        items = c.patch_size ** 2 * channels
+        patches = tf.reshape(terms.boxes.patches, [-1, items])
+        hidden = tf.repeat(1.0 - terms.boxes.visibility[..., None], channels, -1)
+        objects = tf.reshape(self.object_spn.mpe_graph(patches, tf.reshape(hidden, [-1, items])),
+                             [n, c.steps, c.patch_size, c.patch_size, channels])
+        scenes = tf.reshape(images, [n, -1])
+        own = tf.gather(terms.boxes.bg_masks, count, batch_dims=1)                # [n, H, W]
+        own = tf.reshape(tf.repeat(own[..., None], channels, -1), [n, -1])
+        if self.background_spn is None:
+            background = scenes * own
+        else:
+            background = self.background_spn.mpe_graph(scenes, 1.0 - own)
+        background = tf.reshape(tf.clip_by_value(background, 0, 1), [n, height, width, channels])
+        pasted = paste_objects_graph(background, objects, terms.z_where, count, c.patch_size)
+        return tf.clip_by_value(pasted, 0.0, 1.0)
 
     def reconstruct(self, images, terms=None):
         """Rebuilds scenes from the SPNs (Vergari et al. 2018), as in the paper's Fig. 6.

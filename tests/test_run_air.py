@@ -50,14 +50,18 @@ def test_an_air_run_stopped_and_resumed_writes_what_an_uninterrupted_one_writes(
     assert result.returncode != 0 and 'Traceback' not in result.stderr
     assert "model 'air' there, 'supair' now" in result.stderr
 
-    # The SavedModel keeps the serving contract; AIR's z_where is (s, x, y).
+    # The SavedModel keeps the serving contract (and AIR's object codes beside it); AIR's
+    # z_where is (s, x, y); its reconstruction is the decoded objects added up.
     out = json.loads(python(f"""
 import json, numpy as np, tensorflow as tf
 model = tf.saved_model.load({str(whole / 'saved_model')!r})
 out = model.detect(np.zeros([5, 50, 50, 1], np.float32))
-print(json.dumps({{k: list(v.shape) for k, v in out.items()}}))
+shapes = {{k: list(v.shape) for k, v in out.items()}}
+shapes['reconstruct'] = list(model.reconstruct(np.zeros([5, 50, 50, 1], np.float32)).shape)
+print(json.dumps(shapes))
 """).strip().splitlines()[-1])
-    assert out == {'count': [5], 'z_pres': [5, 3], 'z_where': [5, 3, 3], 'boxes': [5, 3, 4]}
+    assert out == {'count': [5], 'z_pres': [5, 3], 'z_where': [5, 3, 3], 'boxes': [5, 3, 4],
+                   'z_what': [5, 3, 50], 'reconstruct': [5, 50, 50, 1]}
 
 
 def test_a_supair_setting_given_to_air_is_refused_in_one_line(small_sprites, tmp_path):

@@ -25,7 +25,8 @@ images = np.load({scenes!r})
 out = model.detect(images)
 elbo = model.elbo(images)
 print(json.dumps({{'count': out['count'].numpy().tolist(), 'boxes': out['boxes'].numpy().tolist(),
-                  'elbo': elbo.numpy().tolist()}}))
+                  'elbo': elbo.numpy().tolist(),
+                  'recon': model.reconstruct(images[:8]).numpy().tolist()}}))
 """))
     import tensorflow as tf
 
@@ -37,6 +38,10 @@ print(json.dumps({{'count': out['count'].numpy().tolist(), 'boxes': out['boxes']
     out = model.detect(test.images[:64])
     np.testing.assert_array_equal(loaded['count'], out.count.numpy())
     np.testing.assert_allclose(loaded['boxes'], out.boxes.numpy(), rtol=1e-5, atol=1e-4)
+    # The served reconstruction is the model's: the same SPN choices, objects resized by
+    # the graph's bilinear weights instead of PIL's (a few hundredths at box edges).
+    served, eager = np.array(loaded['recon']), model.reconstruct(test.images[:8])
+    assert served.shape == eager.shape and np.abs(served - eager).mean() < 0.01
     # The served graph is plain TensorFlow, model.elbo is compiled by XLA: the ELBO is a
     # sum of terms in the thousands, so float32 sums in another order differ by ~1e-5 of
     # the largest ELBO (as in test_model's fast-against-plain check, with 10x margin).

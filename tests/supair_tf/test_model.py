@@ -233,3 +233,20 @@ def test_residual_inference_leaves_the_elbo_a_sum_over_the_count():
     np.testing.assert_allclose(residual.elbo_graph(images, noise), want, rtol=1e-4)
     np.testing.assert_allclose(residual.inference(images)[0][:, 0],
                                paper.inference(images)[0][:, 0], rtol=1e-6)
+
+
+def test_the_graphs_paste_equals_pil_at_the_patch_size_and_nearly_when_resized():
+    from supair_tf.paste import paste_objects, paste_objects_graph
+    rng = np.random.default_rng(3)
+    objects = rng.uniform(size=[4, 2, 8, 8, 1]).astype(np.float32)
+    scenes = rng.uniform(size=[4, 20, 20, 1]).astype(np.float32)
+    count = np.array([0, 1, 2, 2])
+    for scale, atol in ((1.0, 1e-6), (1.5, 0.05)):
+        z_where = np.stack([np.full([4, 2], scale), np.full([4, 2], scale),
+                            rng.integers(-2, 15, [4, 2]), rng.integers(-2, 15, [4, 2])],
+                           -1).astype(np.float32)
+        want = scenes.copy()
+        paste_objects(want, objects, z_where, count, 8)
+        got = paste_objects_graph(tf.constant(scenes), objects, z_where, count, 8).numpy()
+        assert np.abs(got - want).mean() < atol and (got != scenes).any()
+        np.testing.assert_array_equal(got[0], scenes[0])          # nothing found there
