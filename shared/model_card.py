@@ -60,7 +60,8 @@ def model_card(model, settings, step, result):
                        'output': {'count': ['n'], 'z_pres': ['n', steps],
                                   'z_where': ['n', steps, z_where], 'boxes': ['n', steps, 4]},
                        'boxes': '(y0, x0, y1, x1) in pixels; a step counts where z_pres >= 0.5'},
-            'elbo': {'input': 'as detect', 'output': ['n']}},
+            'elbo': {'input': 'as detect', 'output': ['n']},
+            'reconstruct': {'input': 'as detect', 'output': ['n', height, width, channels]}},
         'made_by': {'supair_tf': VERSION, 'git_commit': git_commit(),
                     'tensorflow': tf.__version__,
                     'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
