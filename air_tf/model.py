@@ -378,7 +378,10 @@ class Air(tf.Module):
 
     def reconstruct_graph(self, images):
         """The greedy pass's decoded objects added up, ``[b, H, W, 1]`` in [0, 1]."""
-        steps = self.guide(images)
+        return self.rebuilt(self.guide(images))
+
+    def rebuilt(self, steps):
+        """The decoded objects of guide ``steps`` added up, ``[b, H, W, 1]`` in [0, 1]."""
         canvas = self.render([s.state.z_pres for s in steps], [s.state.z_where for s in steps],
                              [s.state.z_what for s in steps])
         return tf.clip_by_value(canvas, 0.0, 1.0)[..., None]
@@ -408,13 +411,12 @@ class Air(tf.Module):
 
     def reconstruct(self, images):
         """The greedy pass's boxes, presence and mean images, as numpy arrays."""
-        images = tf.convert_to_tensor(images, tf.float32)
-        steps = self.guide(images)
+        steps = self.guide(tf.convert_to_tensor(images, tf.float32))
         z_where = tf.stack([s.state.z_where for s in steps], 1)
         c = self.config
         return (window_boxes(z_where, c.scene_height, c.scene_width).numpy(),
                 tf.stack([s.state.z_pres for s in steps], 1).numpy() > 0,
-                self.reconstruct_graph(images).numpy())
+                self.rebuilt(steps).numpy())
 
     def sample_scenes(self, n, seed=0):
         """``n`` scenes from the prior: ``(images [n, H, W, 1], boxes, present)``."""
