@@ -131,6 +131,9 @@ flags.DEFINE_float('explore_gate', None, 'with --procedure=explore: every warm-u
                    'the batch\'s mean z_pres of the first box, so that the warm-ups lift while '
                    'q uses that box (0: as scheduled)',
                    lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_boolean('explore_gate_each', None, 'with --explore_gate: the presence floor of '
+                     'each box is gated by that box\'s own mean z_pres, not the first box\'s '
+                     '(False)')
 flags.DEFINE_integer('average_epochs', None, 'with --procedure=explore: the model a run ends '
                      'with (evaluated and exported) is the mean of its weights at the ends of '
                      'its last this many epochs (0: its last weights)', lower_bound=0)
@@ -145,7 +148,8 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
-             'explore_spread', 'explore_gate', 'average_epochs', 'inference_reads')
+             'explore_spread', 'explore_gate', 'explore_gate_each', 'average_epochs',
+             'inference_reads')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,6 +62,8 @@ class SupairConfig(SceneConfig):
     #                                  min_obj_scale over explore_steps (0: min_obj_scale)
     explore_spread: float = 5.0     # explore: pixels added to q's position std of boxes 2.. at
     #                                 step 0, falling to 0 over explore_steps
+    explore_gate_each: bool = False  # explore_gate: the floor of box k gated by box k's own
+    #                                  mean z_pres (False: every warm-up by the first box's)
     explore_gate: float = 0.0       # explore: the warm-ups scaled by 1 - u / gate (clipped
     #                                 to [0, 1]), u the batch's mean z_pres of the first box:
     #                                 none once q uses that box (0: as scheduled)

@@ -214,7 +214,9 @@ class Supair(SceneGeneration, tf.Module):
         bounds still (supair_tf.procedure). ``min_scale``, ``spread``: as in scene_terms.
         """
         t = self.scene_terms(images, noise, min_scale=min_scale, spread=spread)
-        z_pres = raise_presence(t.z_pres, self.procedure.gated(presence_floor, 0.0, t.z_pres))
+        floor = self.procedure.gated(presence_floor, 0.0, t.z_pres,
+                                     each_box=self.config.explore_gate_each)
+        z_pres = raise_presence(t.z_pres, floor)
         object_terms = withhold_bonus(t.boxes.object_ll + t.boxes.overlap_lp, bonus_share,
                                       self.config.overlap_rate)
         return enumerated_elbo(z_pres, object_terms, t.boxes.bg_ll, t.log_q_where,

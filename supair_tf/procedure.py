@@ -108,17 +108,21 @@ class Procedure:
         c = self.config
         return self.warm_up(step, c.explore_spread, 0.0, c.explore_steps)
 
-    def gated(self, value, paper, z_pres):
+    def gated(self, value, paper, z_pres, each_box=False):
         """A warm-up's ``value`` this step (None: off), under ``explore_gate`` (g) moved
         towards its ``paper`` value: ``paper + clip(1 - u / g, 0, 1) (value - paper)``, u
         the batch's mean z_pres ``[b, k]`` of the first box (a constant to the gradient).
         A run whose q uses its first box trains on the paper's objective; one where q has
         stopped using it (nothing found) gets the warm-ups back. Label-free: u is q's own
-        output, known before the box widths and positions it gates are formed."""
+        output, known before the box widths and positions it gates are formed.
+
+        ``each_box`` (the presence floor under ``explore_gate_each``): a value ``[k]``, box
+        k's warm-up gated by box k's own mean z_pres, so that a second box q leaves unused
+        on a run whose first box is in use still gets the floor."""
         gate = self.config.explore_gate
         if value is None or not gate:
             return value
-        use = tf.stop_gradient(tf.reduce_mean(z_pres[:, 0]))
+        use = tf.stop_gradient(tf.reduce_mean(z_pres if each_box else z_pres[:, 0], axis=0))
         return paper + tf.clip_by_value(1.0 - use / gate, 0.0, 1.0) * (value - paper)
 
     def draw(self, where, step):

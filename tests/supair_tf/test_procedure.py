@@ -246,6 +246,14 @@ def test_the_gate_lifts_the_warm_ups_in_proportion_to_the_first_boxs_use():
     assert ungated.procedure.gated(floor, 0.0, z_pres) is floor
 
 
+def test_gated_each_box_floors_only_the_boxes_q_leaves_unused():
+    model = Supair(PRESETS['mnist'].replace(procedure='explore', explore_gate=0.2,
+                                            explore_gate_each=True))
+    z_pres = tf.constant([[0.9, 0.05, 0.0], [0.7, 0.15, 0.0]])   # box means 0.8, 0.1, 0
+    floor = model.procedure.gated(tf.constant(0.3), 0.0, z_pres, each_box=True)
+    np.testing.assert_allclose(floor, [0.0, 0.15, 0.3], atol=1e-6)
+
+
 def test_a_run_whose_first_box_is_used_trains_on_the_papers_objective_under_the_gate():
     """u >= gate: every warm-up at the paper's value, so the explore objective with the
     gate equals the authors' objective (whatever the warm-ups' scheduled values)."""
