@@ -2,6 +2,7 @@
 sample as its mode says (the stages: shared.run_setup, then shared.run_modes)."""
 
 import contextlib
+import os
 import sys
 
 from absl import logging
@@ -23,7 +24,10 @@ from shared.run_modes import (
 )
 from shared.run_setup import (
     UsageError,
+    builtin_scene_shape,
     clear_debris,
+    config_from_spec,
+    default_run_dir,
     load_data,
     prepare_run_dir,
     refuse_early,
@@ -37,8 +41,12 @@ from shared.version import VERSION
 
 def run(spec):
     """Configures from the run spec, then trains, evaluates, exports or samples, holding the
-    run folder's lock (a multi-worker run: its chief, the one that writes there)."""
+    run folder's lock (a multi-worker run: its chief, the one that writes there); or serves
+    the run's SavedModel (which reads the folder only, so takes no lock)."""
     configure(spec.threads, spec.deterministic)
+    if spec.mode == 'serve':
+        serve(spec)
+        return
     run_dir, export_dir = run_folders(spec)
     task = worker_task(spec)
     chief = task is None or task.is_chief
@@ -78,6 +86,20 @@ def run_locked(spec, run_dir, export_dir, task, chief):
                 print(f'the SavedModel in {export_dir}:\n{card}', flush=True)
             report(trainer, trainer.evaluate_now(),
                    export_dir if spec.mode == 'export' else None)
+
+
+def serve(spec):
+    """--mode=serve: the page of the run's SavedModel, until Ctrl-C."""
+    from serve.server import ServerError, make_server, serve_forever
+    run_dir = spec.run_dir or default_run_dir(spec, config_from_spec(
+        spec, builtin_scene_shape(spec)))
+    export_dir = spec.export_dir or os.path.join(run_dir, 'saved_model')
+    try:
+        server = make_server(run_dir, export_dir, spec.host, spec.port, spec.data_dir,
+                             spec.mnist_dir, spec.download)
+    except ServerError as e:
+        raise UsageError(str(e)) from None
+    serve_forever(server, run_dir)
 
 
 def main(argv):

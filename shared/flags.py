@@ -42,9 +42,14 @@ flags.DEFINE_integer('steps', None, 'N_max: objects the model can find per scene
                      lower_bound=1)
 flags.DEFINE_integer('patch_size', None, 'A: side of the object SPN\'s patch (paper: 28)',
                      lower_bound=4)
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export', 'sample'],
-                  'train (then export), evaluate the latest checkpoint, only export it, or '
-                  'draw scenes sampled from it (RUN_DIR/pictures/samples.png)')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export', 'sample', 'serve'],
+                  'train (then export), evaluate the latest checkpoint, only export it, '
+                  'draw scenes sampled from it (RUN_DIR/pictures/samples.png), or serve its '
+                  'SavedModel on a page to draw scenes on (--port)')
+flags.DEFINE_integer('port', 8000, 'with --mode=serve: the page\'s port (0: any free one)',
+                     lower_bound=0, upper_bound=65535)
+flags.DEFINE_string('host', '127.0.0.1', 'with --mode=serve: the address to listen on (the '
+                    'default: this machine only; 0.0.0.0 opens the page to the network)')
 flags.DEFINE_integer('epochs', None, 'epochs to train (preset: 20)', lower_bound=0)
 flags.DEFINE_integer('batch_size', None, 'scenes per batch (preset: 256)', lower_bound=1)
 flags.DEFINE_float('learning_rate', None, 'Adam learning rate (preset: 1e-3)', lower_bound=0)
@@ -186,6 +191,8 @@ class RunSpec:
     jit_compile: bool
     deterministic: bool
     threads: int
+    port: int
+    host: str
     overrides: dict
     flags_text: str
 
