@@ -11,7 +11,7 @@ scene bytes of a drawing that gains a stroke segment each time. Prints the media
 timed in turns. The issue's target: a round trip under 150 ms.
 """
 
-import argparse
+import argparse  # noqa: I001  (common must come first: it puts the project on the path)
 import dataclasses
 import http.client
 import json
@@ -20,10 +20,11 @@ import tempfile
 import threading
 import time
 
+from common import np
+
 import models  # noqa: F401  (registers the kinds of model)
 from air_tf import PRESETS as AIR_PRESETS
 from air_tf import Air
-from common import np
 from serve.server import make_server
 from shared.export import export_saved_model
 from supair_tf import PRESETS, Supair
