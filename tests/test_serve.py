@@ -6,6 +6,7 @@ pixels the page sent."""
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -123,6 +124,30 @@ def test_bad_requests_are_answered_with_a_message_and_the_server_goes_on(server)
     code, answer = request(server, '/api/upload', b'x', {'Content-Length': str(64 * 2**20)})
     assert code == 413 and '64 MB' in answer['error']
     assert request(server, '/api/info')[0] == 200
+
+
+def test_a_saved_model_from_before_reconstruct_still_serves_counts_and_boxes(
+        trained_run, tmp_path):
+    new = tf.saved_model.load(os.path.join(trained_run[0], 'saved_model'))
+    old = tf.Module()
+    old.detect, old.variables_of = new.detect, new.model   # no reconstruct at the root
+    tf.saved_model.save(old, str(tmp_path / 'saved_model'))
+    shutil.copy(os.path.join(trained_run[0], 'settings.json'), tmp_path)
+    served = make_server(str(tmp_path), str(tmp_path / 'saved_model'), '127.0.0.1', 0,
+                         str(tmp_path), None, download=False)
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    try:
+        scene = np.zeros([50, 50, 1], np.uint8)
+        scene[5:20, 5:9] = 255
+        status, answer = request(served, '/api/infer', scene.tobytes())
+        expected = new.detect(tf.constant(scene[None] / np.float32(255.0)))
+        assert status == 200 and 'reconstruction' not in answer
+        assert answer['count'] == int(expected['count'][0])
+        np.testing.assert_allclose(answer['boxes'], expected['boxes'][0], atol=1e-4)
+        assert request(served, '/api/info')[1]['missing'] == ['reconstruct']
+    finally:
+        served.shutdown()
+        served.server_close()
 
 
 def test_a_scene_file_comes_back_as_the_same_pixels(server):
@@ -254,6 +279,7 @@ def test_the_page_shows_what_detect_finds_in_a_drawing_and_a_dropped_scene(
     assert pixels[8:30, 9:13].max() > 200 and pixels[30:44, 32:41].max() > 200
     assert pixels[:, 20:28].max() == 0     # the two strokes are apart
     assert page.locator('#curve polyline').count() == 2
+    assert '"sprites"' in page.locator('#settings').text_content()
     page.screenshot(path=str(tmp_path / 'page.png'))
     print(f'screenshot: {tmp_path / "page.png"}')
 
@@ -273,7 +299,19 @@ def test_the_page_shows_what_detect_finds_in_a_drawing_and_a_dropped_scene(
     wait_until_ready(page)
     np.testing.assert_array_equal(assert_shows_detect(page, model).reshape(50, 50),
                                   scene[::-1])
-    record_browser_run('drawing, dropped and chosen scene files')
+    # A random test scene of the run's data set (loaded by the server in the background).
+    for _ in range(60):
+        page.click('#random')
+        page.wait_for_function("!document.getElementById('message').textContent"
+                               ".startsWith('chosen')")
+        if page.locator('#message').text_content().startswith('test scene'):
+            break
+        page.wait_for_timeout(1000)
+    assert re.fullmatch(r'test scene \d+: [0-2] objects?',
+                        page.locator('#message').text_content())
+    wait_until_ready(page)
+    assert_shows_detect(page, model)
+    record_browser_run('drawing, dropped and chosen scene files, a random test scene')
 
 
 def drop(page, name, data):
