@@ -22,6 +22,16 @@ from supair_tf import PRESETS, Supair
 
 # The authors' procedure, as the recorded figures measured it (explore is timed apart).
 PAPER = PRESETS['sprites'].replace(procedure='paper')
+# The explore procedures timed beside it (at step 0, every warm-up at work): the one of the
+# MNIST presets before issue 50, and the presets' since (supair_tf/config.py).
+PROCEDURES = {
+    'explore, every warm-up': dict(procedure='explore', explore_min_scale=0.55),
+    'explore, Sprites preset (234 steps)': dict(procedure='explore', explore_min_scale=0.55,
+                                                explore_steps=234),
+    'explore, gated floor of each box': dict(procedure='explore', explore_min_scale=0.0,
+                                             explore_spread=0.0, explore_gate=0.2,
+                                             explore_gate_each=True),
+}
 
 
 def models(jit_compile=True):
@@ -69,11 +79,12 @@ def main():
 
     train_step = make_train_step(model, make_optimizer(model))
     plain_step = make_train_step(plain, make_optimizer(plain))
-    explore = Supair(PAPER.replace(procedure='explore', explore_min_scale=0.55),
-                     jit_compile=args.jit)
-    explore_step = make_train_step(explore, make_optimizer(explore))
+    explore_steps = {name: make_train_step(m, make_optimizer(m)) for name, m in (
+        (name, Supair(PAPER.replace(**fields), jit_compile=args.jit))
+        for name, fields in PROCEDURES.items())}
     t = interleaved_medians({'step': lambda: block(train_step(images)),
-                             'explore step': lambda: block(explore_step(images))},
+                             **{name: (lambda s=s: block(s(images)))
+                                for name, s in explore_steps.items()}},
                             args.repeats)
     # Timed on its own: its large allocations would slow whichever call came next.
     t.update(interleaved_medians({'plain step': lambda: block(plain_step(images))},
@@ -89,8 +100,9 @@ def main():
           f'GFLOP/s (2048^3); the step\'s matrix products: {flops / 1e9:.2f} GFLOP, '
           f'{1e3 * flops / 1e9 / gemm["float32"]:.0f} ms at the float32 rate = '
           f'{100 * flops / 1e9 / gemm["float32"] / t["step"]:.0f}% of the step')
-    print(f'--procedure=explore: median {1e3 * t["explore step"]:.0f} ms, '
-          f'{t["explore step"] / t["step"]:.2f}x the paper\'s step')
+    for name in PROCEDURES:
+        print(f'{name}: median {1e3 * t[name]:.0f} ms, {t[name] / t["step"]:.2f}x the '
+              'paper\'s step')
     print(f'plain-SPN step: {1e3 * t["plain step"]:.0f} ms = '
           f'{args.batch_size / t["plain step"]:.0f} scenes/s; '
           f'speed-up {t["plain step"] / t["step"]:.1f}x')
