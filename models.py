@@ -18,15 +18,16 @@ register('supair', ModelKind(
                'explore_steps', 'overlap_warmup', 'explore_min_scale', 'explore_spread',
                'explore_gate', 'explore_gate_each', 'average_epochs', 'inference_reads'),
     # A folder trained with the authors' procedure (the presets' default before explore)
-    # resumes with it; the explore settings: a folder keeps those it was made with.
-    inherited=('structure_seed', 'data_order', 'procedure', 'explore_floor', 'explore_steps',
-               'overlap_warmup', 'explore_min_scale', 'explore_spread', 'explore_gate',
-               'explore_gate_each', 'average_epochs'),
+    # resumes with it; the explore settings and N_max: a folder keeps those it was made with.
+    inherited=('steps', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
+               'explore_steps', 'overlap_warmup', 'explore_min_scale', 'explore_spread',
+               'explore_gate', 'explore_gate_each', 'average_epochs'),
     run_fields=lambda seed, train_scenes: {'structure_seed': seed},
     run_name=supair_run_name))
 
 register('air', ModelKind(
     air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, own_flags=(),
+    inherited=('steps',),   # N_max (--max_objects sets it for a new run)
     # AIR's loss scales by the training set's size (Pyro's example).
     run_fields=lambda seed, train_scenes: (
         {} if train_scenes is None else {'train_scenes': train_scenes}),

@@ -26,7 +26,8 @@ def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):
     spec's overrides applied to it, for scenes of ``scene_shape`` (H, W, C) (and the fields
     the kind sets from the run: its ``run_fields`` of the seed and ``train_scenes``); with
     ``stored`` (the settings of the run folder being resumed) the unset flags of the kind's
-    ``inherited`` fields keep the run's own values, so an older folder resumes as it was."""
+    ``inherited`` fields keep the run's own values, so an older folder resumes as it was.
+    Without ``stored``, ``--max_objects=K`` makes ``steps`` K + 1 unless --steps is set."""
     kind = KINDS[spec.model]
     height, width, channels = scene_shape
     overrides = {'scene_height': height, 'scene_width': width, 'channels': channels,
@@ -34,6 +35,10 @@ def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):
     if stored is not None:
         recorded = flat_settings(stored)
         overrides.update({k: recorded[k] for k in kind.inherited if k in recorded})
+    elif spec.max_objects and 'steps' not in spec.overrides:
+        # A new run on scenes of up to K objects finds up to K + 1 (the paper: 2 and 3), so
+        # that a full scene's count is not the last one the model can say (issue 53).
+        overrides['steps'] = spec.max_objects + 1
     for name, value in spec.overrides.items():
         other = next((m for m, k in KINDS.items() if m != spec.model and name in k.own_flags),
                      None)

@@ -63,6 +63,21 @@ def test_the_procedure_flags_reach_supairs_config():
         ('explore', 0.2, 300)
 
 
+def test_more_objects_bring_one_step_more_and_a_folder_keeps_its_steps():
+    def steps(*argv, stored=None):
+        return config_from_spec(read_run_spec(parsed(*argv)), (128, 128, 1), stored).steps
+
+    for model in ('supair', 'air'):
+        assert steps(f'--model={model}', '--dataset=mnist') == 3
+        assert steps(f'--model={model}', '--dataset=mnist', '--max_objects=9') == 10
+        assert steps(f'--model={model}', '--dataset=mnist', '--max_objects=9',
+                     '--steps=6') == 6
+        # an existing run keeps its N_max: evaluated on more objects, or resumed
+        folder = {'model': model, 'dataset': 'mnist', 'seed': 0, 'config': {'steps': 5}}
+        assert steps(f'--model={model}', '--dataset=mnist', '--max_objects=9',
+                     stored=folder) == 5
+
+
 def test_explore_trains_the_paper_sets_and_a_folder_resumes_with_the_procedure_it_recorded():
     """Issue 39's decision: explore is the default of the four paper presets; colour Sprites
     and own scenes keep the authors' procedure; a run folder keeps its own, and one that
