@@ -26,7 +26,8 @@ register('supair', ModelKind(
     run_name=supair_run_name))
 
 register('air', ModelKind(
-    air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air, own_flags=(),
+    air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air,
+    own_flags=('estimator', 'vimco_samples'),
     inherited=('steps',),   # N_max (--max_objects sets it for a new run)
     # AIR's loss scales by the training set's size (Pyro's example).
     run_fields=lambda seed, train_scenes: (

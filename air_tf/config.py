@@ -15,6 +15,11 @@ DATA_ORDERS = ('fixed', 'shuffled')
 # canvas x^i - x, x^i the mean image of the objects of the earlier steps (DAIR, Eslami et
 # al. 2016, section 3: difference-AIR).
 GUIDE_INPUTS = ('image', 'error')
+# How AIR learns z_pres (Kosior's notes on AIR, section 5): 'nvil', Pyro's score function
+# with learned baselines (the paper's runs); 'vimco', the multi-sample bound over
+# vimco_samples guide samples with leave-one-out learning signals (Mnih & Rezende 2016);
+# 'summed', the count summed out exactly as SuPAIR's ELBO does (no score function).
+ESTIMATORS = ('nvil', 'vimco', 'summed')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,8 @@ class AirConfig(SceneConfig):
     # it from the data set): the costs the baselines regress carry it, the scores do not.
     train_scenes: int = 60000
     guide_input: str = 'image'      # GUIDE_INPUTS: 'image' is AIR, 'error' DAIR
+    estimator: str = 'nvil'         # ESTIMATORS
+    vimco_samples: int = 5          # estimator='vimco': guide samples per scene (K >= 2)
 
     @property
     def data_scale(self):
@@ -79,6 +86,11 @@ class AirConfig(SceneConfig):
             raise ValueError(f"data_order must be 'fixed' or 'shuffled', got {self.data_order!r}")
         if self.guide_input not in GUIDE_INPUTS:
             raise ValueError(f"guide_input must be 'image' or 'error', got {self.guide_input!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f'estimator must be one of {", ".join(ESTIMATORS)}, got '
+                             f'{self.estimator!r}')
+        if self.vimco_samples < 2:
+            raise ValueError(f'vimco_samples must be at least 2, got {self.vimco_samples}')
         if self.epochs < 0:
             raise ValueError(f'epochs must be >= 0, got {self.epochs}')
         return self

@@ -9,11 +9,13 @@ previous step's latents and proposes each step's z_pres and z_where; an encoder 
 window z_where cuts out and proposes z_what. Learning (section 3 and appendix): the
 reparameterised ELBO for z_where and z_what, and for the discrete z_pres the score
 function with a learned baseline (NVIL, Mnih & Gregor 2014) whose own LSTM regresses the
-downstream cost, as Pyro's TraceGraph_ELBO computes it.
+downstream cost, as Pyro's TraceGraph_ELBO computes it; or (``estimator``, Kosior's notes
+on AIR, section 5) VIMCO's multi-sample bound, or the count summed out exactly.
 
 One step's state is a named tuple (``GuideState``), each step one call (``guide_step``).
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -55,6 +57,24 @@ def normal_log_prob(value, loc, scale):
     """log N(value; loc, scale), summed over the last axis."""
     z = (value - loc) / scale
     return tf.reduce_sum(-0.5 * z * z - tf.math.log(scale) - HALF_LOG_TWO_PI, axis=-1)
+
+
+def count_log_probs(going):
+    """``log P(N = n)`` ``[b, k + 1]``, n = 0 .. k, of a chain that goes on past step t with
+    probability ``going[:, t]`` (``[b, k]``), clamped as bernoulli_log_prob clamps."""
+    on, off = bernoulli_log_prob(going, 1.0), bernoulli_log_prob(going, 0.0)
+    zero = tf.zeros_like(going[:, :1])
+    return tf.concat([zero, tf.cumsum(on, 1)], 1) + tf.concat([off, zero], 1)
+
+
+def leave_one_out_bounds(log_w):
+    """For each sample k of ``log_w [K, b]``: log mean exp of the K values with ``log_w[k]``
+    replaced by the mean of the other K - 1 (VIMCO's baseline for sample k), ``[K, b]``."""
+    k = log_w.shape[0]
+    others = (tf.reduce_sum(log_w, 0, keepdims=True) - log_w) / (k - 1)
+    mask = tf.eye(k)[:, :, None]                                   # [k, K, 1]
+    replaced = log_w[None] * (1.0 - mask) + others[:, None] * mask  # [k, K, b]
+    return tf.reduce_logsumexp(replaced, 1) - math.log(k)
 
 
 class GuideState(NamedTuple):
@@ -185,18 +205,30 @@ class Air(tf.Module):
 
     # ---- noise ----------------------------------------------------------------------------
     def step_noise(self, batch, step, replica=0, replicas=1):
-        """The guide's randomness for training step ``step``: uniforms ``[batch, k]`` for
-        z_pres and standard normals ``[batch, k, 3 + z_what_size]`` for z_where and z_what;
-        a function of (seed, step) only, drawn for the global batch and sliced per replica."""
+        """The guide's randomness for training step ``step`` (draw_noise): one guide sample
+        per scene, or under ``estimator='vimco'`` ``vimco_samples`` of them."""
+        c = self.config
+        samples = c.vimco_samples if c.estimator == 'vimco' else 1
+        return self.draw_noise(batch, step, replica, replicas, samples)
+
+    def draw_noise(self, batch, step, replica=0, replicas=1, samples=1):
+        """Uniforms ``[samples * batch, k]`` for z_pres and standard normals ``[samples *
+        batch, k, 3 + z_what_size]`` for z_where and z_what (sample-major); a function of
+        (seed, step) only, drawn for the global batch and sliced per replica."""
         c = self.config
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         seeds = tf.random.experimental.stateless_split(seed, 2)
         total = batch * replicas
-        uniform = tf.random.stateless_uniform([total, c.steps], seeds[0], alg='philox')
-        normal = tf.random.stateless_normal([total, c.steps, 3 + c.z_what_size], seeds[1],
-                                            alg='philox')
+        uniform = tf.random.stateless_uniform([samples * total, c.steps], seeds[0],
+                                              alg='philox')
+        normal = tf.random.stateless_normal([samples * total, c.steps, 3 + c.z_what_size],
+                                            seeds[1], alg='philox')
         part = slice(replica * batch, (replica + 1) * batch)
-        return uniform[part], normal[part]
+        if samples == 1:
+            return uniform[part], normal[part]
+        mine = lambda x: tf.reshape(  # noqa: E731
+            tf.reshape(x, [samples, total, *x.shape[1:]])[:, part], [-1, *x.shape[1:]])
+        return mine(uniform), mine(normal)
 
     # ---- the guide ------------------------------------------------------------------------
     def initial_state(self, b):
@@ -318,7 +350,7 @@ class Air(tf.Module):
         """Per-scene ELBO ``[b]``: log p(x, z) - log q(z | x) at one guide sample (``noise``
         default: drawn for step -1)."""
         if noise is None:
-            noise = self.step_noise(tf.shape(images)[0], -1)
+            noise = self.draw_noise(tf.shape(images)[0], -1)
         terms = self.elbo_terms(images, self.guide(images, noise))
         return terms.log_p - terms.log_q
 
@@ -349,14 +381,64 @@ class Air(tf.Module):
         baseline_loss = tf.reduce_sum(tf.square(downstream - terms.baseline))
         return -(tf.reduce_sum(reparameterised) + tf.reduce_sum(score)) + baseline_loss
 
+    def nvil_objective(self, images, noise):
+        """Per-scene ELBO ``[b]`` at one guide sample, and Pyro's surrogate (NVIL)."""
+        terms = self.elbo_terms(images, self.guide(images, noise))
+        return terms.log_p - terms.log_q, self.surrogate(terms)
+
+    def vimco_objective(self, images, noise):
+        """VIMCO (Mnih & Rezende 2016, eqs. 5-10): the K-sample bound ``log mean_k w_k``
+        (its gradient through every reparameterised site and log q), and z_pres of sample
+        k scored by the bound less the bound with ``log w_k`` replaced by the mean of the
+        others' (its leave-one-out baseline). ``noise`` holds K samples per scene
+        (step_noise). Returns the mean single-sample ELBO ``[b]`` and the surrogate."""
+        k = self.config.vimco_samples
+        tiled = tf.tile(images, [k, 1, 1, 1])           # sample-major, as the noise
+        terms = self.elbo_terms(tiled, self.guide(tiled, noise))
+        log_w = tf.reshape(terms.log_p - terms.log_q, [k, -1])
+        bound = tf.reduce_logsumexp(log_w, 0) - math.log(k)
+        signal = tf.stop_gradient(bound[None] - leave_one_out_bounds(log_w))
+        log_q_pres = tf.reshape(tf.reduce_sum(terms.log_q_pres, 1), [k, -1])
+        surrogate = -self.config.data_scale * (tf.reduce_sum(bound)
+                                               + tf.reduce_sum(signal * log_q_pres))
+        return tf.reduce_mean(log_w, 0), surrogate
+
+    def summed_objective(self, images, noise):
+        """The ELBO with the count summed out (SuPAIR's eq. 9 for AIR's model): the guide
+        runs every step as present (its z_pres probabilities then give q(N = n) for each
+        n), z_where and z_what reparameterised, and
+        ``ELBO = sum_n q(n) [log p(n) - log q(n) + sum_{t<n} (log p - log q)(z_t)
+        + log p(x | z_1..z_n)]``: no score function. Returns it ``[b]`` and its negation
+        scaled as Pyro scales log-densities."""
+        c = self.config
+        uniform, normal = noise
+        steps = self.guide(images, (-tf.ones_like(uniform), normal))   # every step present
+        pres = tf.stack([s.pres_prob for s in steps], 1)                # [b, k]
+        log_q_n = count_log_probs(pres)
+        log_p_n = count_log_probs(tf.broadcast_to(self.prior_trials, tf.shape(pres)))
+        objects = tf.stack([
+            normal_log_prob(s.state.z_where, self.where_prior_loc, self.where_prior_sd)
+            + normal_log_prob(s.state.z_what, 0.0, 1.0) - s.log_q_where - s.log_q_what
+            for s in steps], 1)
+        b = tf.shape(images)[0]
+        placed = tf.stack([tf.reshape(window_to_image(
+            self.decode_windows(s.state.z_what), s.state.z_where, c.scene_height,
+            c.scene_width), [b, -1]) for s in steps], 1)                 # [b, k, H * W]
+        canvases = tf.cumsum(tf.pad(placed, [[0, 0], [1, 0], [0, 0]]), axis=1)
+        log_lik = normal_log_prob(tf.reshape(images, [b, 1, -1]), canvases, c.likelihood_sd)
+        per_count = (log_p_n - log_q_n + log_lik
+                     + tf.cumsum(tf.pad(objects, [[0, 0], [1, 0]]), axis=1))
+        elbo = tf.reduce_sum(tf.exp(log_q_n) * per_count, 1)
+        return elbo, -c.data_scale * tf.reduce_sum(elbo)
+
     def loss_and_gradients_graph(self, images, noise, replicas=1):
         """This replica's share of the negative mean ELBO, and the gradients of the
-        surrogate (Pyro's: a sum over the scenes, so replicas' gradients add up to one
-        device's on the whole batch)."""
+        estimator's surrogate (a sum over the scenes, as Pyro's, so replicas' gradients add
+        up to one device's on the whole batch)."""
+        objective = {'nvil': self.nvil_objective, 'vimco': self.vimco_objective,
+                     'summed': self.summed_objective}[self.config.estimator]
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(images, self.guide(images, noise))
-            surrogate = self.surrogate(terms)
-        elbo = terms.log_p - terms.log_q
+            elbo, surrogate = objective(images, noise)
         loss = -tf.reduce_sum(elbo) / tf.cast(tf.shape(images)[0] * replicas, tf.float32)
         grads = tape.gradient(surrogate, self.model_variables,
                               unconnected_gradients=tf.UnconnectedGradients.ZERO)
@@ -393,7 +475,7 @@ class Air(tf.Module):
 
     def sampled_counts_graph(self, images):
         """Counts of one sampled guide pass (Pyro's way of counting), noise of step -2."""
-        steps = self.guide(images, self.step_noise(tf.shape(images)[0], -2))
+        steps = self.guide(images, self.draw_noise(tf.shape(images)[0], -2))
         return tf.cast(tf.add_n([s.state.z_pres for s in steps]), tf.int32)
 
     def averaged_epochs(self):

@@ -142,6 +142,12 @@ flags.DEFINE_boolean('explore_gate_each', None, 'with --explore_gate: the presen
 flags.DEFINE_integer('average_epochs', None, 'with --procedure=explore: the model a run ends '
                      'with (evaluated and exported) is the mean of its weights at the ends of '
                      'its last this many epochs (0: its last weights)', lower_bound=0)
+flags.DEFINE_enum('estimator', None, ['nvil', 'vimco', 'summed'], 'AIR and DAIR: how z_pres '
+                  'learns: nvil (Pyro\'s score function with learned baselines, the paper\'s '
+                  'runs), vimco (the multi-sample bound of --vimco_samples guide samples), '
+                  'summed (the count summed out exactly, no score function) (nvil)')
+flags.DEFINE_integer('vimco_samples', None, 'with --estimator=vimco: guide samples per scene '
+                     '(5)', lower_bound=2)
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
 flags.DEFINE_list('bg_var_range', None, 'background SPN leaf variance min,max (preset)')
 
@@ -154,7 +160,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
              'explore_spread', 'explore_gate', 'explore_gate_each', 'average_epochs',
-             'inference_reads')
+             'inference_reads', 'estimator', 'vimco_samples')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""AIR against mathematics: the count prior, the score-function surrogate against the
-gradient of the expected ELBO by enumeration of z_pres, Table 1's counts, PyTorch's
+"""AIR against mathematics: the count prior, the score-function surrogate (NVIL, VIMCO)
+against the gradient of the expected ELBO or bound by enumeration of z_pres, the summed
+count against that enumeration, Table 1's counts, PyTorch's
 initial distributions."""
 
 import numpy as np
@@ -182,3 +183,100 @@ def test_dairs_error_canvas_is_the_negated_scene_then_the_objects_found_so_far(m
     first = air.guide(-images, noise)[0]
     np.testing.assert_allclose(steps[0].pres_prob, first.pres_prob, rtol=1e-6)
     np.testing.assert_allclose(steps[0].state.z_where, first.state.z_where, rtol=1e-6)
+
+
+def count_noise(counts, steps, eps):
+    """Guide noise that turns on the first ``counts[i]`` steps of row i (u = 0: on, 1: off)
+    with the z_where and z_what noise ``eps``."""
+    u = tf.constant([[0.0] * n + [1.0] * (steps - n) for n in counts])
+    return u, eps
+
+
+def test_the_summed_elbo_is_the_expectation_over_the_count_and_so_is_its_gradient():
+    """--estimator=summed against enumeration: with z_where and z_what noise fixed, its ELBO
+    is sum_n q(n) ELBO(n) of the single-sample ELBOs with z_pres on for the first n steps,
+    and its gradient -S times that sum's (no baseline learns)."""
+    config = TINY.replace(estimator='summed')
+    model = Air(config, seed=3, jit_compile=False)
+    images = scenes(2, config, seed=5)
+    eps = tf.random.stateless_normal([2, config.steps, 3 + config.z_what_size], [3, 4])
+    with tf.GradientTape() as tape:
+        enumerated = 0.0
+        for n in range(config.steps + 1):
+            terms = model.elbo_terms(images, model.guide(images,
+                                                         count_noise([n, n], config.steps, eps)))
+            q = tf.exp(tf.reduce_sum(terms.log_q_pres, 1))
+            enumerated += q * (terms.log_p - terms.log_q)
+        total = tf.reduce_sum(enumerated)
+    exact = tape.gradient(total, model.model_variables,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    loss, grads = model.loss_and_gradients(images, (tf.zeros([2, config.steps]), eps))
+    elbo, _ = model.summed_objective(images, (tf.zeros([2, config.steps]), eps))
+    np.testing.assert_allclose(elbo.numpy(), enumerated.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(float(loss), -float(total) / 2, rtol=1e-5)
+    baselines = {v.ref() for v in model.parameter_groups()[1][2]}
+    for variable, mine, truth in zip(model.model_variables, grads, exact, strict=True):
+        truth = 0.0 * truth if variable.ref() in baselines else -config.data_scale * truth
+        assert np.linalg.norm(mine - truth) <= 1e-4 * np.linalg.norm(truth) + 1e-6, \
+            variable.name
+
+
+def test_vimcos_bound_is_the_log_mean_weight_and_its_baselines_leave_one_sample_out():
+    from air_tf.model import leave_one_out_bounds
+    config = TINY.replace(estimator='vimco', vimco_samples=3)
+    model = Air(config, seed=2, jit_compile=False)
+    images = scenes(2, config, seed=6)
+    noise = model.step_noise(2, 11)
+    assert noise[0].shape == (6, config.steps)
+    single = tf.stack([model.elbo_graph(images, tuple(x[2 * k:2 * k + 2] for x in noise))
+                       for k in range(3)])                              # [K, b]
+    elbo, surrogate = model.vimco_objective(images, noise)
+    np.testing.assert_allclose(elbo.numpy(), single.numpy().mean(0), rtol=1e-5)
+    log_w = single.numpy().astype(np.float64)
+    bound = np.log(np.mean(np.exp(log_w - log_w.max(0)), 0)) + log_w.max(0)
+    assert np.all(bound >= log_w.mean(0))                               # Jensen
+    for k in range(3):
+        replaced = log_w.copy()
+        replaced[k] = np.delete(log_w, k, 0).mean(0)
+        top = replaced.max(0)
+        expected = np.log(np.mean(np.exp(replaced - top), 0)) + top
+        np.testing.assert_allclose(leave_one_out_bounds(tf.constant(log_w, tf.float32))[k],
+                                   expected, rtol=1e-5)
+
+
+def test_vimcos_gradient_in_expectation_over_z_pres_is_the_bounds_gradient():
+    """Enumerate the counts of K = 2 samples of one scene (z_where and z_what noise fixed):
+    sum q(n1) q(n2) grad surrogate(n1, n2) equals -S grad sum q(n1) q(n2) bound(n1, n2), the
+    leave-one-out baselines adding no bias."""
+    config = TINY.replace(estimator='vimco', vimco_samples=2)
+    model = Air(config, seed=4, jit_compile=False)
+    image = scenes(1, config, seed=7)
+    tiled = tf.tile(image, [2, 1, 1, 1])
+    eps = tf.random.stateless_normal([2, config.steps, 3 + config.z_what_size], [5, 6])
+    pairs = [(a, b) for a in range(config.steps + 1) for b in range(config.steps + 1)]
+    expected = None
+    with tf.GradientTape() as tape:
+        total = 0.0
+        for counts in pairs:
+            terms = model.elbo_terms(tiled, model.guide(tiled, count_noise(counts, config.steps,
+                                                                           eps)))
+            q = tf.exp(tf.reduce_sum(terms.log_q_pres))                 # q(n1) q(n2)
+            bound = tf.reduce_logsumexp(terms.log_p - terms.log_q) - np.log(2.0)
+            total += q * bound
+            _, grads = model.loss_and_gradients(image, count_noise(counts, config.steps, eps))
+            weighted = [float(q) * g.numpy() for g in grads]
+            expected = weighted if expected is None else [
+                x + y for x, y in zip(expected, weighted, strict=True)]
+    exact = tape.gradient(total, model.model_variables,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    for variable, mine, truth in zip(model.model_variables, expected, exact, strict=True):
+        truth = -config.data_scale * truth.numpy()
+        assert np.linalg.norm(mine - truth) <= 2e-4 * np.linalg.norm(truth) + 1e-6, \
+            variable.name
+
+
+def test_an_unknown_estimator_is_refused_by_name():
+    with pytest.raises(ValueError, match="estimator must be one of nvil, vimco, summed"):
+        TINY.replace(estimator='reinforce').validate()
+    with pytest.raises(ValueError, match='vimco_samples must be at least 2'):
+        TINY.replace(estimator='vimco', vimco_samples=1).validate()
