@@ -18,8 +18,10 @@ GUIDE_INPUTS = ('image', 'error')
 # How AIR learns z_pres (Kosior's notes on AIR, section 5): 'nvil', Pyro's score function
 # with learned baselines (the paper's runs); 'vimco', the multi-sample bound over
 # vimco_samples guide samples with leave-one-out learning signals (Mnih & Rezende 2016);
-# 'summed', the count summed out exactly as SuPAIR's ELBO does (no score function).
-ESTIMATORS = ('nvil', 'vimco', 'summed')
+# 'summed', the count summed out exactly as SuPAIR's ELBO does (no score function);
+# 'relaxed', z_pres a Binary Concrete sample (Maddison et al. 2017) scaling each object,
+# its prior's odds annealed (aakhundov's TF AIR), everything reparameterised.
+ESTIMATORS = ('nvil', 'vimco', 'summed', 'relaxed')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +63,9 @@ class AirConfig(SceneConfig):
     guide_input: str = 'image'      # GUIDE_INPUTS: 'image' is AIR, 'error' DAIR
     estimator: str = 'nvil'         # ESTIMATORS
     vimco_samples: int = 5          # estimator='vimco': guide samples per scene (K >= 2)
+    relaxed_temperature: float = 1.0  # estimator='relaxed': the Binary Concrete temperature
+    relaxed_prior_odds: tuple = (1e4, 1e-9)  # and its prior's odds of z_pres, from the first
+    relaxed_anneal_steps: int = 3000  # to the second, divided by 10 every this many steps
 
     @property
     def data_scale(self):
@@ -89,6 +94,13 @@ class AirConfig(SceneConfig):
         if self.estimator not in ESTIMATORS:
             raise ValueError(f'estimator must be one of {", ".join(ESTIMATORS)}, got '
                              f'{self.estimator!r}')
+        start, end = self.relaxed_prior_odds
+        if not (self.relaxed_temperature > 0 and 0 < end <= start
+                and self.relaxed_anneal_steps >= 1):
+            raise ValueError('relaxed_temperature must be positive, relaxed_prior_odds '
+                             '(start, end) with 0 < end <= start, relaxed_anneal_steps >= 1; '
+                             f'got {self.relaxed_temperature}, {self.relaxed_prior_odds}, '
+                             f'{self.relaxed_anneal_steps}')
         if self.vimco_samples < 2:
             raise ValueError(f'vimco_samples must be at least 2, got {self.vimco_samples}')
         if self.epochs < 0:

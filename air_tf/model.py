@@ -67,6 +67,14 @@ def count_log_probs(going):
     return tf.concat([zero, tf.cumsum(on, 1)], 1) + tf.concat([off, zero], 1)
 
 
+def concrete_log_density(y, logit, temperature):
+    """log density of ``y = (logit + L) / temperature``, L ~ Logistic(0, 1): the Binary
+    Concrete in logit space (Maddison et al. 2017, appendix C.3); sigmoid(y) is the relaxed
+    Bernoulli sample, and P(y > 0) = sigmoid(logit)."""
+    return (math.log(temperature) - temperature * y + logit
+            - 2.0 * tf.nn.softplus(logit - temperature * y))
+
+
 def leave_one_out_bounds(log_w):
     """For each sample k of ``log_w [K, b]``: log mean exp of the K values with ``log_w[k]``
     replaced by the mean of the other K - 1 (VIMCO's baseline for sample k), ``[K, b]``."""
@@ -98,6 +106,7 @@ class GuideStep(NamedTuple):
     log_q_where: tf.Tensor  # [b]
     log_q_what: tf.Tensor   # [b]
     baseline: tf.Tensor     # [b] the baseline net's estimate of the downstream cost
+    relaxed: tf.Tensor = None  # estimator='relaxed': [b] the Binary Concrete sample's logit
 
 
 class ElboTerms(NamedTuple):
@@ -126,6 +135,7 @@ class Air(tf.Module):
         self.config = c = config.validate()
         self.seed = seed
         self.reads_error = c.guide_input == 'error'
+        self.relaxes = c.estimator == 'relaxed'
         if self.reads_error:
             self.label = 'DAIR'
         rng = np.random.default_rng(seed)
@@ -209,7 +219,9 @@ class Air(tf.Module):
         per scene, or under ``estimator='vimco'`` ``vimco_samples`` of them."""
         c = self.config
         samples = c.vimco_samples if c.estimator == 'vimco' else 1
-        return self.draw_noise(batch, step, replica, replicas, samples)
+        noise = self.draw_noise(batch, step, replica, replicas, samples)
+        # the relaxed prior anneals with the step
+        return (*noise, tf.cast(step, tf.float32)) if self.relaxes else noise
 
     def draw_noise(self, batch, step, replica=0, replicas=1, samples=1):
         """Uniforms ``[samples * batch, k]`` for z_pres and standard normals ``[samples *
@@ -238,11 +250,12 @@ class Air(tf.Module):
                           expand(self.bl_c_init), tf.ones([b]), expand(self.z_where_init),
                           expand(self.z_what_init))
 
-    def guide_step(self, t, prev, images, image_input, noise):
+    def guide_step(self, t, prev, images, image_input, noise, relaxed=False):
         """Step ``t``: the LSTMs read the image (``image_input``: its projections, once per
         scene) and the previous latents; z_pres, z_where and z_what are sampled with
         ``noise = (uniform [b, k], normal [b, k, 3 + Z])``, or (``noise`` None) set
-        greedily: z_pres = [q(z_pres) >= 0.5], z_where and z_what the means of q."""
+        greedily: z_pres = [q(z_pres) >= 0.5], z_where and z_what the means of q. With
+        ``relaxed``, z_pres is the Binary Concrete sample sigmoid(y) of the same uniforms."""
         c = self.config
         pixels = c.scene_height * c.scene_width
         latents = tf.concat([prev.z_where, prev.z_what, prev.z_pres[:, None]], axis=-1)
@@ -258,21 +271,28 @@ class Air(tf.Module):
             image_input[1] + self.bl_rnn.input_projection(bl_latents, pixels),
             prev.bl_h, prev.bl_c)
         baseline = self.bl_predict(bl_h)[:, 0] * prev.z_pres
+        logit = None   # of the relaxed z_pres sample
         if noise is None:
             z_pres = tf.cast(pres_prob >= 0.5, tf.float32)
-            z_where = where_mean
+        elif relaxed:   # Binary Concrete: sigmoid((logit + Logistic noise) / temperature)
+            u = tf.clip_by_value(noise[0][:, t], FLOAT_EPS, 1.0 - FLOAT_EPS)
+            logit = (out[:, 0] + tf.math.log(u) - tf.math.log1p(-u)) / c.relaxed_temperature
+            z_pres = tf.sigmoid(logit) * prev.z_pres
+            log_q_pres = concrete_log_density(logit, out[:, 0], c.relaxed_temperature)
         else:
             z_pres = tf.cast(noise[0][:, t] < pres_prob, tf.float32)
-            z_where = where_mean + where_sd * noise[1][:, t, :3]
+        if logit is None:
+            log_q_pres = bernoulli_log_prob(pres_prob, z_pres)
+        z_where = where_mean if noise is None else where_mean + where_sd * noise[1][:, t, :3]
         window = image_to_window(images, z_where, c.window_size)
         encoded = self.encode(tf.reshape(window, [-1, c.window_size * c.window_size]))
         what_mean = encoded[:, :c.z_what_size]
         what_sd = tf.nn.softplus(encoded[:, c.z_what_size:])
         z_what = what_mean if noise is None else what_mean + what_sd * noise[1][:, t, 3:]
         state = GuideState(h, cell, bl_h, bl_c, z_pres, z_where, z_what)
-        return GuideStep(state, pres_prob, bernoulli_log_prob(pres_prob, z_pres),
+        return GuideStep(state, pres_prob, log_q_pres,
                          normal_log_prob(z_where, where_mean, where_sd),
-                         normal_log_prob(z_what, what_mean, what_sd), baseline)
+                         normal_log_prob(z_what, what_mean, what_sd), baseline, logit)
 
     def guide_sees(self, flat, canvas):
         """What the LSTMs read of scenes ``flat [b, H * W]`` at a step whose earlier objects
@@ -280,7 +300,7 @@ class Air(tf.Module):
         ``canvas - flat`` (at the first step, with nothing drawn, the negated scene)."""
         return canvas - flat if self.reads_error else flat
 
-    def guide(self, images, noise=None):
+    def guide(self, images, noise=None, relaxed=False):
         """The guide's steps on ``images [b, H, W, 1]`` (sampled with ``noise``, else
         greedy). AIR projects the scene into the LSTMs once; DAIR projects each step's
         error canvas, drawing each object's decoded window as it is found."""
@@ -293,7 +313,7 @@ class Air(tf.Module):
                 seen = self.guide_sees(flat, canvas)
                 image_input = (self.rnn.input_projection(seen),
                                self.bl_rnn.input_projection(seen))
-            step = self.guide_step(t, state, images, image_input, noise)
+            step = self.guide_step(t, state, images, image_input, noise, relaxed)
             steps.append(step)
             state = step.state
             if self.reads_error and t + 1 < c.steps:
@@ -431,12 +451,45 @@ class Air(tf.Module):
         elbo = tf.reduce_sum(tf.exp(log_q_n) * per_count, 1)
         return elbo, -c.data_scale * tf.reduce_sum(elbo)
 
+    def prior_logit(self, step):
+        """The relaxed z_pres prior's log-odds at training ``step``: ``log`` of the first
+        of relaxed_prior_odds, less log 10 every relaxed_anneal_steps, down to the second."""
+        c = self.config
+        start, end = (math.log(odds) for odds in c.relaxed_prior_odds)
+        drops = tf.floor(tf.cast(step, tf.float32) / c.relaxed_anneal_steps)
+        return tf.maximum(start - drops * math.log(10.0), end)
+
+    def relaxed_objective(self, images, noise):
+        """The relaxed ELBO (aakhundov's AIR): z_pres_t = sigmoid(y_t) z_pres_(t-1), y_t
+        a Binary Concrete logit; each object's window scaled by z_pres_t onto the canvas, its
+        z_where and z_what terms weighted by z_pres_t, and y_t's log q - log p (the prior a
+        Binary Concrete of the annealed odds, at the same temperature) by z_pres_(t-1), the
+        share of the chain that reaches step t. ``noise``: (uniforms, normals, step).
+        Returns it ``[b]`` and its negation, scaled as Pyro scales log-densities."""
+        c = self.config
+        steps = self.guide(images, noise[:2], relaxed=True)
+        prior = self.prior_logit(noise[2])
+        reached, total = tf.ones_like(steps[0].pres_prob), 0.0
+        for s in steps:
+            rest = (normal_log_prob(s.state.z_where, self.where_prior_loc, self.where_prior_sd)
+                    + normal_log_prob(s.state.z_what, 0.0, 1.0) - s.log_q_where - s.log_q_what)
+            total += reached * (concrete_log_density(s.relaxed, prior, c.relaxed_temperature)
+                                - s.log_q_pres) + s.state.z_pres * rest
+            reached = s.state.z_pres
+        canvas = self.render(*([getattr(s.state, k) for s in steps]
+                               for k in ('z_pres', 'z_where', 'z_what')))
+        b = tf.shape(images)[0]
+        elbo = total + normal_log_prob(tf.reshape(images, [b, -1]), tf.reshape(canvas, [b, -1]),
+                                       c.likelihood_sd)
+        return elbo, -c.data_scale * tf.reduce_sum(elbo)
+
     def loss_and_gradients_graph(self, images, noise, replicas=1):
         """This replica's share of the negative mean ELBO, and the gradients of the
         estimator's surrogate (a sum over the scenes, as Pyro's, so replicas' gradients add
         up to one device's on the whole batch)."""
         objective = {'nvil': self.nvil_objective, 'vimco': self.vimco_objective,
-                     'summed': self.summed_objective}[self.config.estimator]
+                     'summed': self.summed_objective,
+                     'relaxed': self.relaxed_objective}[self.config.estimator]
         with tf.GradientTape() as tape:
             elbo, surrogate = objective(images, noise)
         loss = -tf.reduce_sum(elbo) / tf.cast(tf.shape(images)[0] * replicas, tf.float32)

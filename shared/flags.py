@@ -142,10 +142,16 @@ flags.DEFINE_boolean('explore_gate_each', None, 'with --explore_gate: the presen
 flags.DEFINE_integer('average_epochs', None, 'with --procedure=explore: the model a run ends '
                      'with (evaluated and exported) is the mean of its weights at the ends of '
                      'its last this many epochs (0: its last weights)', lower_bound=0)
-flags.DEFINE_enum('estimator', None, ['nvil', 'vimco', 'summed'], 'AIR and DAIR: how z_pres '
-                  'learns: nvil (Pyro\'s score function with learned baselines, the paper\'s '
-                  'runs), vimco (the multi-sample bound of --vimco_samples guide samples), '
-                  'summed (the count summed out exactly, no score function) (nvil)')
+flags.DEFINE_enum('estimator', None, ['nvil', 'vimco', 'summed', 'relaxed'], 'AIR and DAIR: '
+                  'how z_pres learns: nvil (Pyro\'s score function with learned baselines, the '
+                  'paper\'s runs), vimco (the multi-sample bound of --vimco_samples guide '
+                  'samples), summed (the count summed out exactly, no score function), '
+                  'relaxed (a Binary Concrete z_pres, rounded at test time) (nvil)')
+flags.DEFINE_float('relaxed_temperature', None, 'with --estimator=relaxed: the Binary '
+                   'Concrete temperature (1)', lower_bound=1e-6)
+flags.DEFINE_integer('relaxed_anneal_steps', None, 'with --estimator=relaxed: the prior\'s '
+                     'odds of an object fall tenfold every this many steps, from 1e4 to 1e-9 '
+                     '(3000)', lower_bound=1)
 flags.DEFINE_integer('vimco_samples', None, 'with --estimator=vimco: guide samples per scene '
                      '(5)', lower_bound=2)
 flags.DEFINE_list('obj_var_range', None, 'object SPN leaf variance min,max (preset)')
@@ -160,7 +166,8 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
              'explore_spread', 'explore_gate', 'explore_gate_each', 'average_epochs',
-             'inference_reads', 'estimator', 'vimco_samples')
+             'inference_reads', 'estimator', 'vimco_samples', 'relaxed_temperature',
+             'relaxed_anneal_steps')
 
 
 @dataclasses.dataclass(frozen=True)

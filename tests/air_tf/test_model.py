@@ -276,7 +276,43 @@ def test_vimcos_gradient_in_expectation_over_z_pres_is_the_bounds_gradient():
 
 
 def test_an_unknown_estimator_is_refused_by_name():
-    with pytest.raises(ValueError, match="estimator must be one of nvil, vimco, summed"):
+    with pytest.raises(ValueError, match="estimator must be one of nvil, vimco, summed, relaxed"):
         TINY.replace(estimator='reinforce').validate()
     with pytest.raises(ValueError, match='vimco_samples must be at least 2'):
         TINY.replace(estimator='vimco', vimco_samples=1).validate()
+
+
+def test_the_binary_concrete_density_integrates_to_one_and_is_positive_as_often_as_q_says():
+    from air_tf.model import concrete_log_density
+    y = np.linspace(-60, 60, 240001)
+    for logit, temperature in ((0.7, 1.0), (-2.0, 0.5), (3.0, 2.0)):
+        density = np.exp(concrete_log_density(tf.constant(y, tf.float64), logit,
+                                              temperature).numpy())
+        np.testing.assert_allclose(np.trapezoid(density, y), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(np.trapezoid(density * (y > 0), y),
+                                   1 / (1 + np.exp(-logit)), rtol=1e-3)
+
+
+def test_the_relaxed_priors_odds_fall_tenfold_every_anneal_steps_to_their_end():
+    model = Air(TINY.replace(estimator='relaxed'), jit_compile=False)
+    for step, odds in ((0, 1e4), (2999, 1e4), (3000, 1e3), (9000, 1e1), (10**6, 1e-9)):
+        np.testing.assert_allclose(float(model.prior_logit(step)), np.log(odds), rtol=1e-5)
+
+
+def test_a_cold_relaxed_guide_is_the_discrete_one_and_its_likelihood_the_same():
+    """At a low temperature the Binary Concrete z_pres of uniform u is the Bernoulli sample
+    [1 - u < q] (the logistic noise of u is -(that of 1 - u)), and the relaxed objective's
+    canvas is the discrete guide's."""
+    config = TINY.replace(estimator='relaxed', relaxed_temperature=1e-4)
+    model = Air(config, seed=5, jit_compile=False)
+    images = scenes(2, config, seed=8)
+    u, eps = model.draw_noise(2, 3)
+    relaxed = model.guide(images, (u, eps), relaxed=True)
+    discrete = model.guide(images, (1.0 - u, eps))
+    for r, d in zip(relaxed, discrete, strict=True):
+        np.testing.assert_allclose(r.state.z_pres.numpy(), d.state.z_pres.numpy(), atol=1e-6)
+    canvas = lambda steps: model.render(*([getattr(s.state, k) for s in steps]  # noqa: E731
+                                          for k in ('z_pres', 'z_where', 'z_what')))
+    np.testing.assert_allclose(canvas(relaxed).numpy(), canvas(discrete).numpy(), atol=1e-5)
+    loss, grads = model.loss_and_gradients(images, (u, eps, tf.constant(0.0)))
+    assert np.isfinite(float(loss)) and all(np.all(np.isfinite(g)) for g in grads)
