@@ -27,7 +27,8 @@ register('supair', ModelKind(
 
 register('air', ModelKind(
     air_tf.PRESETS, air_tf.config.NPZ_DEFAULT, air_tf.Air,
-    own_flags=('estimator', 'vimco_samples', 'relaxed_temperature', 'relaxed_anneal_steps'),
+    own_flags=('estimator', 'vimco_samples', 'relaxed_temperature', 'relaxed_anneal_steps',
+               'air_background'),
     inherited=('steps',),   # N_max (--max_objects sets it for a new run)
     # AIR's loss scales by the training set's size (Pyro's example).
     run_fields=lambda seed, train_scenes: (

@@ -61,6 +61,12 @@ class AirConfig(SceneConfig):
     # it from the data set): the costs the baselines regress carry it, the scores do not.
     train_scenes: int = 60000
     guide_input: str = 'image'      # GUIDE_INPUTS: 'image' is AIR, 'error' DAIR
+    # A background (Kosior's notes on AIR, section 7, eqs. 11-12): z_bg ~ N(0, I) of
+    # background_size, q(z_bg) proposed from the guide's last LSTM state, decoded by an MLP
+    # into an image the objects are added onto. False: AIR as the paper ran it.
+    air_background: bool = False
+    background_size: int = 10
+    background_hidden: tuple = (200,)
     estimator: str = 'nvil'         # ESTIMATORS
     vimco_samples: int = 5          # estimator='vimco': guide samples per scene (K >= 2)
     relaxed_temperature: float = 1.0  # estimator='relaxed': the Binary Concrete temperature
@@ -101,6 +107,9 @@ class AirConfig(SceneConfig):
                              '(start, end) with 0 < end <= start, relaxed_anneal_steps >= 1; '
                              f'got {self.relaxed_temperature}, {self.relaxed_prior_odds}, '
                              f'{self.relaxed_anneal_steps}')
+        if self.air_background and not 1 <= self.background_size <= 3 + self.z_what_size:
+            raise ValueError('background_size must be in 1..3 + z_what_size, got '
+                             f'{self.background_size}')
         if self.vimco_samples < 2:
             raise ValueError(f'vimco_samples must be at least 2, got {self.vimco_samples}')
         if self.epochs < 0:

@@ -107,6 +107,7 @@ class GuideStep(NamedTuple):
     log_q_what: tf.Tensor   # [b]
     baseline: tf.Tensor     # [b] the baseline net's estimate of the downstream cost
     relaxed: tf.Tensor = None  # estimator='relaxed': [b] the Binary Concrete sample's logit
+    background: tuple = None   # the last step, with a background: (z_bg [b, D], log q(z_bg))
 
 
 class ElboTerms(NamedTuple):
@@ -149,6 +150,10 @@ class Air(tf.Module):
         self.predict = MLP(units, [*c.predict_hidden, 7], rng, name='predict')
         self.bl_rnn = LSTMCell(rnn_inputs, units, rng, name='bl_rnn')
         self.bl_predict = MLP(units, [*c.baseline_hidden, 1], rng, name='bl_predict')
+        if c.air_background:   # after every other network: AIR's initial values stay as they were
+            self.bg_propose = MLP(units, [2 * c.background_size], rng, name='bg_propose')
+            self.bg_decode = MLP(c.background_size, [*c.background_hidden, pixels], rng,
+                                 name='bg_decode')
         zeros = lambda n, name: tf.Variable(tf.zeros([1, n]), name=name)  # noqa: E731
         self.h_init, self.c_init = zeros(units, 'h_init'), zeros(units, 'c_init')
         self.bl_h_init, self.bl_c_init = zeros(units, 'bl_h_init'), zeros(units, 'bl_c_init')
@@ -169,7 +174,9 @@ class Air(tf.Module):
 
     # ---- parameters ---------------------------------------------------------------------
     def _parts(self):
+        background = [self.bg_propose, self.bg_decode] if self.config.air_background else []
         return {'rnn': [self.rnn], 'encode': [self.encode], 'decode': [self.decode],
+                'background': background,
                 'predict': [self.predict], 'bl_rnn': [self.bl_rnn],
                 'bl_predict': [self.bl_predict],
                 'initial_states': [self.h_init, self.c_init, self.z_where_init,
@@ -188,7 +195,7 @@ class Air(tf.Module):
         """Pyro's per-parameter learning rates: ``bl_*`` (the baselines) at
         ``baseline_learning_rate``, the rest at ``learning_rate``."""
         c = self.config
-        model = (self._variables('rnn', 'encode', 'decode', 'predict')
+        model = (self._variables('rnn', 'encode', 'decode', 'predict', 'background')
                  + [self.h_init, self.c_init, self.z_where_init, self.z_what_init])
         baselines = self._variables('bl_rnn', 'bl_predict') + [self.bl_h_init, self.bl_c_init]
         return [('model', c.learning_rate, model),
@@ -209,6 +216,7 @@ class Air(tf.Module):
                                        for v in self._variables(*names)))
         counts = {'inference_lstm': count('rnn'), 'object_model': count('encode', 'decode'),
                   'baselines': count('bl_rnn', 'bl_predict'), 'predict': count('predict'),
+                  **({'background': count('background')} if self.config.air_background else {}),
                   'initial_states': count('initial_states')}
         counts['total'] = sum(counts.values())
         return counts
@@ -226,14 +234,17 @@ class Air(tf.Module):
     def draw_noise(self, batch, step, replica=0, replicas=1, samples=1):
         """Uniforms ``[samples * batch, k]`` for z_pres and standard normals ``[samples *
         batch, k, 3 + z_what_size]`` for z_where and z_what (sample-major); a function of
-        (seed, step) only, drawn for the global batch and sliced per replica."""
+        (seed, step) only, drawn for the global batch and sliced per replica. With a
+        background the normals have one row more, its first background_size numbers
+        z_bg's."""
         c = self.config
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         seeds = tf.random.experimental.stateless_split(seed, 2)
         total = batch * replicas
         uniform = tf.random.stateless_uniform([samples * total, c.steps], seeds[0],
                                               alg='philox')
-        normal = tf.random.stateless_normal([samples * total, c.steps, 3 + c.z_what_size],
+        rows = c.steps + 1 if c.air_background else c.steps   # the last row: z_bg's noise
+        normal = tf.random.stateless_normal([samples * total, rows, 3 + c.z_what_size],
                                             seeds[1], alg='philox')
         part = slice(replica * batch, (replica + 1) * batch)
         if samples == 1:
@@ -319,7 +330,33 @@ class Air(tf.Module):
             if self.reads_error and t + 1 < c.steps:
                 canvas += tf.reshape(self.render([state.z_pres], [state.z_where],
                                                  [state.z_what]), tf.shape(flat))
+        if c.air_background:
+            steps[-1] = steps[-1]._replace(background=self.propose_background(state.h, noise))
         return steps
+
+    def propose_background(self, h, noise):
+        """``(z_bg, log q(z_bg))`` from the guide's last LSTM state ``h`` (notes eq. 11):
+        sampled with the last row of ``noise``'s normals, else q's mean."""
+        size = self.config.background_size
+        out = self.bg_propose(h)
+        mean, sd = out[:, :size], tf.nn.softplus(out[:, size:])
+        z_bg = mean if noise is None else mean + sd * noise[1][:, -1, :size]
+        return z_bg, normal_log_prob(z_bg, mean, sd)
+
+    def background_image(self, steps):
+        """The decoded background ``[b, H, W]`` of guide ``steps`` (notes eq. 12), or 0."""
+        c = self.config
+        if not c.air_background:
+            return 0.0
+        pixels = tf.sigmoid(self.bg_decode(steps[-1].background[0]))
+        return tf.reshape(pixels, [-1, c.scene_height, c.scene_width])
+
+    def background_terms(self, steps):
+        """log p(z_bg) - log q(z_bg) ``[b]`` of guide ``steps`` (0 without a background)."""
+        if not self.config.air_background:
+            return 0.0
+        z_bg, log_q = steps[-1].background
+        return normal_log_prob(z_bg, 0.0, 1.0) - log_q
 
     # ---- the generative model -------------------------------------------------------------
     def decode_windows(self, z_what):
@@ -357,10 +394,15 @@ class Air(tf.Module):
             log_q += step.log_q_pres + lq_rest
             prev_pres = s.z_pres
         canvas = self.render([s.state.z_pres for s in steps], [s.state.z_where for s in steps],
-                             [s.state.z_what for s in steps])
+                             [s.state.z_what for s in steps]) + self.background_image(steps)
         b = tf.shape(images)[0]
         log_lik = normal_log_prob(tf.reshape(images, [b, -1]), tf.reshape(canvas, [b, -1]),
                                   c.likelihood_sd)
+        if c.air_background:   # z_bg follows every step: a cost downstream of each z_pres
+            z_bg, log_q_bg = steps[-1].background
+            log_p += normal_log_prob(z_bg, 0.0, 1.0)
+            log_q += log_q_bg
+            site_costs[-1] += self.background_terms(steps)
         return ElboTerms(tf.stack(site_costs, 1), log_lik,
                          tf.stack([s.log_q_pres for s in steps], 1),
                          tf.stack([s.baseline for s in steps], 1), log_p + log_lik, log_q,
@@ -428,8 +470,10 @@ class Air(tf.Module):
         runs every step as present (its z_pres probabilities then give q(N = n) for each
         n), z_where and z_what reparameterised, and
         ``ELBO = sum_n q(n) [log p(n) - log q(n) + sum_{t<n} (log p - log q)(z_t)
-        + log p(x | z_1..z_n)]``: no score function. Returns it ``[b]`` and its negation
-        scaled as Pyro scales log-densities."""
+        + log p(x | z_1..z_n)]``: no score function. A background's q(z_bg) reads the
+        all-present pass's last state, the same for every n (a bound still), its terms
+        added once. Returns it ``[b]`` and its negation scaled as Pyro scales
+        log-densities."""
         c = self.config
         uniform, normal = noise
         steps = self.guide(images, (-tf.ones_like(uniform), normal))   # every step present
@@ -445,10 +489,12 @@ class Air(tf.Module):
             self.decode_windows(s.state.z_what), s.state.z_where, c.scene_height,
             c.scene_width), [b, -1]) for s in steps], 1)                 # [b, k, H * W]
         canvases = tf.cumsum(tf.pad(placed, [[0, 0], [1, 0], [0, 0]]), axis=1)
+        if c.air_background:
+            canvases += tf.reshape(self.background_image(steps), [b, 1, -1])
         log_lik = normal_log_prob(tf.reshape(images, [b, 1, -1]), canvases, c.likelihood_sd)
         per_count = (log_p_n - log_q_n + log_lik
                      + tf.cumsum(tf.pad(objects, [[0, 0], [1, 0]]), axis=1))
-        elbo = tf.reduce_sum(tf.exp(log_q_n) * per_count, 1)
+        elbo = tf.reduce_sum(tf.exp(log_q_n) * per_count, 1) + self.background_terms(steps)
         return elbo, -c.data_scale * tf.reduce_sum(elbo)
 
     def prior_logit(self, step):
@@ -478,6 +524,8 @@ class Air(tf.Module):
             reached = s.state.z_pres
         canvas = self.render(*([getattr(s.state, k) for s in steps]
                                for k in ('z_pres', 'z_where', 'z_what')))
+        canvas += self.background_image(steps)
+        total += self.background_terms(steps)
         b = tf.shape(images)[0]
         elbo = total + normal_log_prob(tf.reshape(images, [b, -1]), tf.reshape(canvas, [b, -1]),
                                        c.likelihood_sd)
@@ -516,9 +564,10 @@ class Air(tf.Module):
         return self.rebuilt(self.guide(images))
 
     def rebuilt(self, steps):
-        """The decoded objects of guide ``steps`` added up, ``[b, H, W, 1]`` in [0, 1]."""
+        """The decoded objects of guide ``steps`` added up (onto the background, if the
+        model has one), ``[b, H, W, 1]`` in [0, 1]."""
         canvas = self.render([s.state.z_pres for s in steps], [s.state.z_where for s in steps],
-                             [s.state.z_what for s in steps])
+                             [s.state.z_what for s in steps]) + self.background_image(steps)
         return tf.clip_by_value(canvas, 0.0, 1.0)[..., None]
 
     def detect(self, images):
@@ -565,6 +614,9 @@ class Air(tf.Module):
         z_what = rng.normal(size=[n, c.steps, c.z_what_size]).astype(np.float32)
         canvas = self.render(list(present.T), list(z_where.transpose(1, 0, 2)),
                              list(z_what.transpose(1, 0, 2)))
+        if c.air_background:   # a z_bg from its prior, drawn after the objects' latents
+            z_bg = rng.normal(size=[n, c.background_size]).astype(np.float32)
+            canvas += tf.reshape(tf.sigmoid(self.bg_decode(z_bg)), tf.shape(canvas))
         return (np.clip(canvas.numpy(), 0.0, 1.0)[..., None],
                 window_boxes(z_where, c.scene_height, c.scene_width).numpy(), present > 0)
 

@@ -147,6 +147,10 @@ flags.DEFINE_enum('estimator', None, ['nvil', 'vimco', 'summed', 'relaxed'], 'AI
                   'paper\'s runs), vimco (the multi-sample bound of --vimco_samples guide '
                   'samples), summed (the count summed out exactly, no score function), '
                   'relaxed (a Binary Concrete z_pres, rounded at test time) (nvil)')
+flags.DEFINE_boolean('air_background', None, 'AIR and DAIR: a background component (Kosior\'s '
+                     'notes on AIR, section 7): a latent z_bg ~ N(0, I) proposed from the '
+                     'guide\'s last LSTM state, decoded by an MLP into an image under the '
+                     'objects (off: AIR as the paper ran it)')
 flags.DEFINE_float('relaxed_temperature', None, 'with --estimator=relaxed: the Binary '
                    'Concrete temperature (1)', lower_bound=1e-6)
 flags.DEFINE_integer('relaxed_anneal_steps', None, 'with --estimator=relaxed: the prior\'s '
@@ -167,7 +171,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
              'explore_spread', 'explore_gate', 'explore_gate_each', 'average_epochs',
              'inference_reads', 'estimator', 'vimco_samples', 'relaxed_temperature',
-             'relaxed_anneal_steps')
+             'relaxed_anneal_steps', 'air_background')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,13 +39,17 @@ def scenes(n, config, seed=0):
     return tf.constant(images * (rng.uniform(size=images.shape) < 0.3), tf.float32)
 
 
-def test_the_surrogate_gradient_in_expectation_over_z_pres_is_the_elbo_gradient():
+@pytest.mark.parametrize('background', [False, True])
+def test_the_surrogate_gradient_in_expectation_over_z_pres_is_the_elbo_gradient(background):
     """Enumerate every count (z_pres = 1 for the first n steps): with z_where and z_what
     noise fixed, sum_n q(n) grad surrogate_loss(n) equals -S grad sum_n q(n) ELBO(n), for
-    every parameter but the baselines' (S: the data plate's scale)."""
-    model = Air(TINY, seed=3, jit_compile=False)
+    every parameter but the baselines' (S: the data plate's scale); with a background too
+    (its cost downstream of every z_pres)."""
+    config = TINY.replace(air_background=background, background_size=4)
+    model = Air(config, seed=3, jit_compile=False)
     images = scenes(2, TINY)
-    eps = tf.random.stateless_normal([2, TINY.steps, 3 + TINY.z_what_size], [1, 2])
+    eps = tf.random.stateless_normal([2, TINY.steps + background, 3 + TINY.z_what_size],
+                                     [1, 2])
     configs = []
     for n in range(TINY.steps + 1):  # u = 0 turns a step on (p > 0), u = 1 off
         u = tf.constant([[0.0] * n + [1.0] * (TINY.steps - n)] * 2)
@@ -195,7 +199,8 @@ def count_noise(counts, steps, eps):
 def test_the_summed_elbo_is_the_expectation_over_the_count_and_so_is_its_gradient():
     """--estimator=summed against enumeration: with z_where and z_what noise fixed, its ELBO
     is sum_n q(n) ELBO(n) of the single-sample ELBOs with z_pres on for the first n steps,
-    and its gradient -S times that sum's (no baseline learns)."""
+    and its gradient -S times that sum's (no baseline learns). (With a background, q(z_bg)
+    reads the all-present pass's last state, so the count-n guide's would differ.)"""
     config = TINY.replace(estimator='summed')
     model = Air(config, seed=3, jit_compile=False)
     images = scenes(2, config, seed=5)
@@ -316,3 +321,23 @@ def test_a_cold_relaxed_guide_is_the_discrete_one_and_its_likelihood_the_same():
     np.testing.assert_allclose(canvas(relaxed).numpy(), canvas(discrete).numpy(), atol=1e-5)
     loss, grads = model.loss_and_gradients(images, (u, eps, tf.constant(0.0)))
     assert np.isfinite(float(loss)) and all(np.all(np.isfinite(g)) for g in grads)
+
+
+def test_a_background_adds_its_networks_after_airs_and_its_decoded_image_under_the_objects():
+    air = Air(TINY, seed=6, jit_compile=False)
+    with_bg = Air(TINY.replace(air_background=True, background_size=4), seed=6, jit_compile=False)
+    parts = ('rnn', 'encode', 'decode', 'predict', 'bl_rnn', 'bl_predict', 'initial_states')
+    for a, b in zip(air._variables(*parts), with_bg._variables(*parts), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())   # AIR's initial values stay
+    assert with_bg.parameter_counts()['background'] == (
+        (8 * 8 + 8) + (4 * 200 + 200) + (200 * 144 + 144))   # propose; decode via 200
+    images = scenes(2, TINY, seed=9)
+    steps = with_bg.guide(images)        # greedy: z_bg is q's mean
+    z_bg, _ = steps[-1].background
+    objects = air.render(*([getattr(s.state, k) for s in steps]
+                           for k in ('z_pres', 'z_where', 'z_what')))
+    background = tf.reshape(tf.sigmoid(with_bg.bg_decode(z_bg)), [2, 12, 12])
+    np.testing.assert_allclose(with_bg.rebuilt(steps)[..., 0],
+                               np.clip(objects + background, 0, 1), atol=1e-6)
+    terms = with_bg.elbo_terms(images, with_bg.guide(images, with_bg.draw_noise(2, 1)))
+    np.testing.assert_allclose(terms.canvas.numpy().min(), background.numpy().min(), atol=0.5)
