@@ -40,8 +40,8 @@ def config_from_spec(spec, scene_shape, stored=None, train_scenes=None):
         # that a full scene's count is not the last one the model can say (issue 53).
         overrides['steps'] = spec.max_objects + 1
     for name, value in spec.overrides.items():
-        other = next((m for m, k in KINDS.items() if m != spec.model and name in k.own_flags),
-                     None)
+        other = None if name in kind.own_flags else next(
+            (m for m, k in KINDS.items() if m != spec.model and name in k.own_flags), None)
         if other:
             raise UsageError(f'--{name} is a setting of --model={other}, not of '
                              f'--model={spec.model}')

@@ -138,3 +138,15 @@ def test_split_counts_come_from_the_flags_and_malformed_ones_are_one_line():
                         (['--dataset=npz:s.npz', '--train_counts=0'], 'built-in data sets')):
         with pytest.raises(UsageError, match=words):
             split_counts(read_run_spec(parsed(*argv)))
+
+
+def test_airs_own_flags_reach_air_and_dair_and_are_refused_for_supair():
+    for model in ('air', 'dair'):
+        config = config_from_spec(read_run_spec(parsed(
+            f'--model={model}', '--dataset=mnist', '--estimator=vimco', '--vimco_samples=3',
+            '--air_background')), (50, 50, 1))
+        assert (config.estimator, config.vimco_samples, config.air_background) == (
+            'vimco', 3, True)
+    with pytest.raises(UsageError, match='--estimator is a setting of --model=air'):
+        config_from_spec(read_run_spec(parsed('--dataset=mnist', '--estimator=vimco')),
+                         (50, 50, 1))
