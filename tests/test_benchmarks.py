@@ -40,3 +40,15 @@ def test_the_plain_step_train_bench_compares_with_computes_the_same_loss():
     fast, plain = out['losses']
     assert abs(fast - plain) <= 1e-5 * abs(plain)
     assert out['worst'] < 1e-3 and out['variables'] == 14
+
+
+def test_the_scale_benchmark_measures_a_point_of_each_model_in_its_own_process():
+    for model in ('supair', 'air'):
+        done = subprocess.run(
+            [sys.executable, 'benchmarks/scale_bench.py', f'--one={model},2,40', '--batch=2',
+             '--repeats=1'], cwd=ROOT, env=dict(os.environ, BENCH_THREADS='1'),
+            capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        point = json.loads(done.stdout.strip().splitlines()[-1])
+        assert (point['model'], point['steps'], point['size']) == (model, 2, 40)
+        assert point['seconds'] > 0 and point['rss_mib'] >= point['model_mib'] > 0
