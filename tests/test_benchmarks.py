@@ -51,4 +51,5 @@ def test_the_scale_benchmark_measures_a_point_of_each_model_in_its_own_process()
         assert done.returncode == 0, done.stderr[-2000:]
         point = json.loads(done.stdout.strip().splitlines()[-1])
         assert (point['model'], point['steps'], point['size']) == (model, 2, 40)
-        assert point['seconds'] > 0 and point['rss_mib'] >= point['model_mib'] > 0
+        # (a small model may stay under the imports' own peak: its part is then 0)
+        assert point['seconds'] > 0 and point['rss_mib'] >= point['model_mib'] >= 0

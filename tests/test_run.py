@@ -55,9 +55,10 @@ def test_a_run_folder_from_before_the_data_order_setting_resumes_as_it_was(small
     today's defaults; an explicit flag that differs is refused by name."""
     common = [f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={tmp_path}', '--batch_size=16',
               '--steps_per_epoch=4', '--evals_per_epoch=1', '--seed=1', '--test_scenes=32', PLAIN]
-    # (--explore_min_scale=0: a paper-procedure folder that recorded another default of it)
+    # (--explore_min_scale=0: a paper-procedure folder that recorded another default of it;
+    # --explore_steps=936: the value a folder without it meant, as its checkpoints say)
     run_py(*common, '--epochs=1', '--structure_seed=0', '--data_order=shuffled',
-           '--explore_min_scale=0', '--procedure=paper')
+           '--explore_min_scale=0', '--procedure=paper', '--explore_steps=936')
     path = tmp_path / 'settings.json'
     old = json.loads(path.read_text())
     for name in ('data_order', 'procedure', 'explore_floor', 'explore_steps', 'overlap_warmup',
