@@ -9,9 +9,9 @@ side over ``--sizes`` with N_max 3. Each point is measured in a fresh process (i
 resident set size is that point's alone): the Multi-MNIST preset with the point's shape,
 its compiled training step (XLA, as run.py trains) on random sparse scenes of ``--batch``,
 the median of ``--repeats`` steps after two warm-ups, and the process's peak RSS (and its
-part above the peak the imports reached: the model's, 0 for a model smaller than that). Prints a table and the fitted
-exponents (least squares on log-log: time ~ N_max^a, time ~ pixels^b, and the same of the
-model's memory),
+part above the peak the imports reached: the model's, 0 for a model smaller than that).
+Prints a table and the fitted exponents (least squares on log-log: time ~ N_max^a,
+time ~ pixels^b, and the same of the model's memory),
 and with ``--figure`` draws both sweeps on log-log axes (needs requirements-bench.txt).
 """
 

@@ -310,10 +310,15 @@ def remove_checkpoint(prefix):
             os.remove(path)
 
 
+# What JSON calls the values json.load returns (a settings.json of another kind is named so).
+JSON_KINDS = {type(None): 'JSON null', bool: 'a JSON true or false', list: 'a JSON array',
+              str: 'a JSON string', int: 'a JSON number', float: 'a JSON number'}
+
+
 def settings_problem(settings):
     """Why ``settings`` (parsed JSON) is not a run's settings, or None."""
     if not isinstance(settings, dict):
-        return f'a JSON {type(settings).__name__}, not an object'
+        return f'{JSON_KINDS[type(settings)]}, not an object'
     missing = [k for k in REQUIRED_SETTINGS if k not in settings]
     if missing:
         return f'no {", ".join(missing)}'

@@ -110,9 +110,12 @@ def test_settings_survive_in_the_checkpoints_and_other_flags_are_refused(scenes,
         folder.check_settings(other)
 
 
-@pytest.mark.parametrize('text', ['[1, 2, 3]', 'null', '{}', '"run"', '{"config": 3, '
-                                  '"seed": 0, "dataset": "sprites"}', '{"config": {'])
-def test_every_malformed_settings_file_is_one_line_naming_it(tmp_path, text):
+@pytest.mark.parametrize('text, says', [
+    ('[1, 2, 3]', 'a JSON array, not an object'), ('null', 'JSON null, not an object'),
+    ('{}', 'no '), ('"run"', 'a JSON string, not an object'), ('4.5', 'a JSON number'),
+    ('{"config": 3, "seed": 0, "dataset": "sprites"}', '"config" is not an object'),
+    ('{"config": {', 'unreadable')])
+def test_every_malformed_settings_file_is_one_line_naming_it(tmp_path, text, says):
     folder = RunFolder(str(tmp_path))
     os.makedirs(folder.checkpoint_dir)
     open(os.path.join(folder.checkpoint_dir, 'ckpt-4.index'), 'w').close()
@@ -121,8 +124,8 @@ def test_every_malformed_settings_file_is_one_line_naming_it(tmp_path, text):
     with pytest.raises(RunFolderError) as error:
         folder.check_settings(SETTINGS)
     message = str(error.value)
-    assert folder.settings_path in message and '\n' not in message
-    assert 'steps_per_epoch' not in message
+    assert folder.settings_path in message and '\n' not in message and says in message
+    assert 'steps_per_epoch' not in message and 'NoneType' not in message
 
 
 def test_an_export_is_never_replaced_by_one_of_an_older_step(tmp_path):
