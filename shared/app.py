@@ -53,7 +53,12 @@ def run(spec):
     try:
         lock = RunFolder(run_dir).lock() if chief else contextlib.nullcontext()
         with lock:
-            run_locked(spec, run_dir, export_dir, task, chief)
+            try:
+                run_locked(spec, run_dir, export_dir, task, chief)
+            except BaseException:
+                if chief and spec.mode != 'train':
+                    drop_if_only_lock(run_dir)
+                raise
     except RunFolderError as e:
         raise UsageError(str(e)) from None
 
@@ -86,6 +91,17 @@ def run_locked(spec, run_dir, export_dir, task, chief):
                 print(f'the SavedModel in {export_dir}:\n{card}', flush=True)
             report(trainer, trainer.evaluate_now(),
                    export_dir if spec.mode == 'export' else None)
+
+
+def drop_if_only_lock(run_dir):
+    """Removes a run folder that holds nothing but this process's lock: what an eval,
+    export or sample that found no run would otherwise leave behind."""
+    try:
+        if os.listdir(run_dir) == ['.lock']:
+            os.remove(os.path.join(run_dir, '.lock'))
+            os.rmdir(run_dir)
+    except OSError:
+        pass   # another process wrote there meanwhile: its folder stays
 
 
 def serve(spec):

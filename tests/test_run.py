@@ -83,6 +83,12 @@ def test_an_eval_without_checkpoint_leaves_no_settings_behind(small_sprites, tmp
                     check=False)
     assert 'no checkpoint in' in result.stderr
     assert not (tmp_path / 'settings.json').exists()
+    # a folder it had to make for nothing goes again (not one holding only .lock)
+    for mode in ('eval', 'export', 'sample'):
+        made = tmp_path / f'never_trained_{mode}'
+        result = run_py(f'--data_dir={small_sprites}', SMALL_FLAG, f'--run_dir={made}',
+                        f'--mode={mode}', check=False)
+        assert 'no checkpoint in' in result.stderr and not made.exists()
 
 
 def test_evaluations_per_epoch_are_as_many_as_asked(tmp_path):
