@@ -11,7 +11,7 @@ from datasets import DatasetError
 from shared.cluster import ClusterError
 from shared.flags import read_run_spec
 from shared.interrupts import stop_like_ctrl_c
-from shared.model_card import read_card_text
+from shared.model_card import card_text, read_card
 from shared.run_folder import RunFolder, RunFolderError, flat_settings
 from shared.run_modes import (
     build_trainer,
@@ -86,9 +86,13 @@ def run_locked(spec, run_dir, export_dir, task, chief):
         if spec.mode == 'sample':
             sample(spec, trainer, run_dir)
         else:
-            card = read_card_text(export_dir) if spec.mode == 'eval' else None
+            card = read_card(export_dir) if spec.mode == 'eval' else None
             if card:
-                print(f'the SavedModel in {export_dir}:\n{card}', flush=True)
+                print(f'the SavedModel in {export_dir}:\n{card_text(card)}', flush=True)
+                step = int(trainer.step.numpy())
+                if card.get('step') != step:
+                    print(f'(the SavedModel is of step {card.get("step")}; the evaluation '
+                          f'below is of the restored checkpoint, step {step})', flush=True)
             report(trainer, trainer.evaluate_now(),
                    export_dir if spec.mode == 'export' else None)
 

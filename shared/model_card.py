@@ -97,10 +97,18 @@ def write_card(export_dir, card):
         f.write(card_text(card))
 
 
-def read_card_text(export_dir):
-    """The README of the SavedModel in ``export_dir``, or None (none there, or older)."""
+def read_card(export_dir):
+    """The model card of the SavedModel in ``export_dir``, or None (none there, or older)."""
     try:
         with open(os.path.join(export_dir, 'assets.extra', CARD)) as f:
-            return card_text(json.load(f))
+            card = json.load(f)
+        card_text(card)   # raises on a card that is not one
+        return card
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def read_card_text(export_dir):
+    """The README of the SavedModel in ``export_dir``, or None (none there, or older)."""
+    card = read_card(export_dir)
+    return None if card is None else card_text(card)

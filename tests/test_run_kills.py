@@ -136,6 +136,8 @@ def test_after_a_damaged_newest_checkpoint_eval_names_the_step_and_export_keeps_
     evaluated = run_py(*data, *flags, '--mode=eval', '--epochs=2')
     assert 'restored step 10 from' in evaluated.stdout
     assert 'step 10: test count accuracy' in evaluated.stdout
+    assert ('(the SavedModel is of step 20; the evaluation below is of the restored '
+            'checkpoint, step 10)') in evaluated.stdout
     exported = run_py(*data, *flags, '--mode=export', '--epochs=2', check=False)
     assert exported.returncode != 0 and 'Traceback' not in exported.stderr
     assert 'holds a SavedModel of step 20, newer than step 10' in exported.stderr
