@@ -15,7 +15,7 @@ from supair_tf.elbo import count_log_prior, enumerated_elbo
 from supair_tf.generation import FIXED_BG_STD, SceneGeneration, boxes_from_where
 from supair_tf.inference import InferenceNet
 from supair_tf.masks import cut_and_paste
-from supair_tf.pictures import sample_pictures, training_pictures
+from supair_tf.pictures import ScenePictures
 from supair_tf.procedure import (
     Procedure,
     raise_presence,
@@ -64,7 +64,7 @@ class SceneTerms(NamedTuple):
     boxes: BoxTerms
 
 
-class Supair(SceneGeneration, tf.Module):
+class Supair(SceneGeneration, ScenePictures, tf.Module):
     """The SuPAIR model and its inference network: the ELBO, its gradients, detection;
     scenes sampled and reconstructed (SceneGeneration).
 
@@ -245,14 +245,6 @@ class Supair(SceneGeneration, tf.Module):
     def averaged_epochs(self):
         """How many epoch ends the model a run ends with averages (the procedure's)."""
         return self.procedure.averaged_epochs()
-
-    def pictures(self, scenes, seed=0):
-        """Boxes, reconstructions and samples, as ``{name: PIL image}``."""
-        return training_pictures(self, scenes, seed)
-
-    def sample_pictures(self, n, seed=0):
-        """``n`` scenes drawn from the model (and with leaf means), ``{name: PIL image}``."""
-        return sample_pictures(self, n, seed)
 
     # ---- learning ---------------------------------------------------------------------
     def loss_and_gradients_graph(self, images, noise, replicas=1):

@@ -34,3 +34,15 @@ def sample_pictures(model, n, seed):
     """``--mode=sample``: ``n`` scenes from the model, and the same with leaf means."""
     return {'samples': sample_sheet(model, n=n, seed=seed),
             'samples_leaf_means': sample_sheet(model, n=n, seed=seed, leaf_means=True)}
+
+
+class ScenePictures:
+    """The pictures of a Supair model (a mixin of shared.interface's two picture methods)."""
+
+    def pictures(self, scenes, seed=0):
+        """Boxes, reconstructions and samples, as ``{name: PIL image}``."""
+        return training_pictures(self, scenes, seed)
+
+    def sample_pictures(self, n, seed=0):
+        """``n`` scenes drawn from the model (and with leaf means), ``{name: PIL image}``."""
+        return sample_pictures(self, n, seed)
