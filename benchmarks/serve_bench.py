@@ -25,7 +25,7 @@ from common import np
 import models  # noqa: F401  (registers the kinds of model)
 from air_tf import PRESETS as AIR_PRESETS
 from air_tf import Air
-from serve.server import make_server
+from shared.serve.server import make_server
 from shared.export import export_saved_model
 from supair_tf import PRESETS, Supair
 

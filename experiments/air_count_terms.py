@@ -31,7 +31,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from air_tf.model import count_prior, normal_log_prob  # noqa: E402
+from air_tf.densities import normal_log_prob  # noqa: E402
+from air_tf.model import count_prior  # noqa: E402
 from air_tf.transformer import image_to_window, window_boxes, window_to_image  # noqa: E402
 from datasets.core import load_dataset  # noqa: E402
 from experiments.run_model import load_model  # noqa: E402

@@ -110,7 +110,7 @@ def drop_if_only_lock(run_dir):
 
 def serve(spec):
     """--mode=serve: the page of the run's SavedModel, until Ctrl-C."""
-    from serve.server import ServerError, make_server, serve_forever
+    from shared.serve.server import ServerError, make_server, serve_forever
     run_dir = spec.run_dir or default_run_dir(spec, config_from_spec(
         spec, builtin_scene_shape(spec)))
     export_dir = spec.export_dir or os.path.join(run_dir, 'saved_model')

@@ -21,8 +21,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from serve.server import make_server
-from serve.uploads import BadUpload, scene_from_upload
+from shared.serve.server import make_server
+from shared.serve.uploads import BadUpload, scene_from_upload
 from tests.runs import ENV, ROOT, run_py
 
 CHROMIUM = '/usr/bin/chromium'

@@ -227,7 +227,7 @@ def test_the_summed_elbo_is_the_expectation_over_the_count_and_so_is_its_gradien
 
 
 def test_vimcos_bound_is_the_log_mean_weight_and_its_baselines_leave_one_sample_out():
-    from air_tf.model import leave_one_out_bounds
+    from air_tf.densities import leave_one_out_bounds
     config = TINY.replace(estimator='vimco', vimco_samples=3)
     model = Air(config, seed=2, jit_compile=False)
     images = scenes(2, config, seed=6)
@@ -288,7 +288,7 @@ def test_an_unknown_estimator_is_refused_by_name():
 
 
 def test_the_binary_concrete_density_integrates_to_one_and_is_positive_as_often_as_q_says():
-    from air_tf.model import concrete_log_density
+    from air_tf.densities import concrete_log_density
     y = np.linspace(-60, 60, 240001)
     for logit, temperature in ((0.7, 1.0), (-2.0, 0.5), (3.0, 2.0)):
         density = np.exp(concrete_log_density(tf.constant(y, tf.float64), logit,

@@ -17,8 +17,8 @@ import sys
 
 import numpy as np
 
-from serve.served_model import ServedModel, ServeError, TestScenes, to_bytes
-from serve.uploads import MAX_BYTES, BadUpload, scene_from_upload
+from shared.serve.served_model import ServedModel, ServeError, TestScenes, to_bytes
+from shared.serve.uploads import MAX_BYTES, BadUpload, scene_from_upload
 
 PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'page.html')
 
