@@ -16,12 +16,14 @@ register('supair', ModelKind(
     own_flags=('background_model', 'structure', 'lstm_units', 'overlap_rate', 'obj_var_range',
                'bg_var_range', 'patch_size', 'structure_seed', 'procedure', 'explore_floor',
                'explore_steps', 'overlap_warmup', 'explore_min_scale', 'explore_spread',
-               'explore_gate', 'explore_gate_each', 'average_epochs', 'inference_reads'),
+               'explore_gate', 'explore_gate_each', 'explore_gate_width', 'average_epochs',
+               'inference_reads'),
     # A folder trained with the authors' procedure (the presets' default before explore)
     # resumes with it; the explore settings and N_max: a folder keeps those it was made with.
     inherited=('steps', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
                'explore_steps', 'overlap_warmup', 'explore_min_scale', 'explore_spread',
-               'explore_gate', 'explore_gate_each', 'average_epochs'),
+               'explore_gate', 'explore_gate_each', 'explore_gate_width',
+               'average_epochs'),
     run_fields=lambda seed, train_scenes: {'structure_seed': seed},
     run_name=supair_run_name))
 

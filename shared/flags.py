@@ -139,6 +139,10 @@ flags.DEFINE_float('explore_gate', None, 'with --procedure=explore: every warm-u
 flags.DEFINE_boolean('explore_gate_each', None, 'with --explore_gate: the presence floor of '
                      'each box is gated by that box\'s own mean z_pres, not the first box\'s '
                      '(False)')
+flags.DEFINE_boolean('explore_gate_width', None, 'with --explore_gate: the least-width '
+                     'warm-up (--explore_min_scale) is gated too, by the first box\'s mean '
+                     'z_pres; --noexplore_gate_width: it falls over --explore_steps as '
+                     'scheduled (True)')
 flags.DEFINE_integer('average_epochs', None, 'with --procedure=explore: the model a run ends '
                      'with (evaluated and exported) is the mean of its weights at the ends of '
                      'its last this many epochs (0: its last weights)', lower_bound=0)
@@ -169,9 +173,9 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'lstm_units', 'overlap_rate', 'obj_var_range', 'bg_var_range', 'steps',
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
-             'explore_spread', 'explore_gate', 'explore_gate_each', 'average_epochs',
-             'inference_reads', 'estimator', 'vimco_samples', 'relaxed_temperature',
-             'relaxed_anneal_steps', 'air_background')
+             'explore_spread', 'explore_gate', 'explore_gate_each', 'explore_gate_width',
+             'average_epochs', 'inference_reads', 'estimator', 'vimco_samples',
+             'relaxed_temperature', 'relaxed_anneal_steps', 'air_background')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,6 +64,8 @@ class SupairConfig(SceneConfig):
     #                                 step 0, falling to 0 over explore_steps
     explore_gate_each: bool = False  # explore_gate: the floor of box k gated by box k's own
     #                                  mean z_pres (False: every warm-up by the first box's)
+    explore_gate_width: bool = True  # explore_gate: the least-width warm-up gated too (by the
+    #                                  first box's use; False: it runs its course ungated)
     explore_gate: float = 0.0       # explore: the warm-ups scaled by 1 - u / gate (clipped
     #                                 to [0, 1]), u the batch's mean z_pres of the first box:
     #                                 none once q uses that box (0: as scheduled)

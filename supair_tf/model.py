@@ -154,8 +154,8 @@ class Supair(SceneGeneration, ScenePictures, tf.Module):
         every box after the first.
         """
         b = tf.shape(images)[0]
-        least = min_scale
-        if min_scale is not None and self.config.explore_gate:
+        least, c = min_scale, self.config
+        if min_scale is not None and c.explore_gate and c.explore_gate_width:
             least = lambda z_pres: self.procedure.gated(  # noqa: E731
                 min_scale, self.config.min_obj_scale, z_pres)
         z_pres, where_mean, where_std = self.inference(images, min_scale=least)

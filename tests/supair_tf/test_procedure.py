@@ -274,3 +274,26 @@ def test_a_run_whose_first_box_is_used_trains_on_the_papers_objective_under_the_
     np.testing.assert_allclose(loss_g, loss_p, rtol=1e-6)
     for g, p in zip(grads_g, grads_p, strict=True):
         np.testing.assert_allclose(g, p, rtol=1e-5, atol=1e-6)
+
+
+def test_without_gating_the_width_the_least_width_runs_its_course_while_the_floor_is_gated():
+    """--noexplore_gate_width: the boxes' least width is the scheduled warm-up's whatever q's
+    use of the first box; gated (the default), a used first box brings back the paper's."""
+    config = PRESETS['sprites'].replace(scene_height=20, scene_width=20, patch_size=8,
+                                        lstm_units=8, explore_gate=1e-4)
+    kinds = {'gated': config, 'free': config.replace(explore_gate_width=False),
+             'ungated': config.replace(explore_gate=0.0),
+             'paper': config.replace(procedure='paper')}
+    models = {k: Supair(c, seed=2, jit_compile=False) for k, c in kinds.items()}
+    for model in models.values():
+        for a, b in zip(model.model_variables, models['gated'].model_variables, strict=True):
+            a.assign(b)
+    images = tf.random.stateless_uniform([4, 20, 20, 1], [3, 4])
+    assert float(tf.reduce_mean(models['gated'].inference(images)[0][:, 0])) > 1e-4
+    least = tf.constant(0.55)
+    boxes = {k: m.scene_terms(images, sample=False, min_scale=None if k == 'paper' else least)
+             .z_where.numpy() for k, m in models.items()}
+    np.testing.assert_allclose(boxes['free'], boxes['ungated'], rtol=1e-6)
+    np.testing.assert_allclose(boxes['gated'], boxes['paper'], rtol=1e-6)
+    assert boxes['free'][..., :2].min() >= 0.55 - 1e-6
+    assert np.abs(boxes['free'] - boxes['gated']).max() > 1e-3
