@@ -341,3 +341,57 @@ def test_a_background_adds_its_networks_after_airs_and_its_decoded_image_under_t
                                np.clip(objects + background, 0, 1), atol=1e-6)
     terms = with_bg.elbo_terms(images, with_bg.guide(images, with_bg.draw_noise(2, 1)))
     np.testing.assert_allclose(terms.canvas.numpy().min(), background.numpy().min(), atol=0.5)
+
+
+def numpy_normal(x, loc, sd):
+    return np.sum(-0.5 * ((x - loc) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi), -1)
+
+
+def test_log_p_and_log_q_of_one_sample_equal_a_numpy_computation_of_the_papers_densities(
+        monkeypatch):
+    """One fixed guide sample on three scenes (object, none, every step on): log p(x, z)
+    and log q(z | x) written out in numpy from the networks' raw outputs and the paper's
+    numbers (Pyro's example): P(N = n) proportional to 0.01^n, z_where ~ N((3, 0, 0),
+    (0.2, 1, 1)), z_what ~ N(0, I) and both counted only for present objects, pixels
+    N(canvas, 0.3); q's z_pres Bernoulli(sigmoid(o)), z_where N(o + (3, 0, 0), softplus(o)
+    (0.2, 1, 1)), z_what N(mean, softplus(.))."""
+    config = TINY.replace(steps=3, scale_prior_mean=3.0)
+    model = Air(config, seed=5, jit_compile=False)
+    outputs = {'predict': [], 'encode': []}
+    for name in outputs:
+        net = getattr(model, name)
+        monkeypatch.setattr(model, name, lambda x, net=net, name=name:
+                            outputs[name].append(net(x)) or outputs[name][-1])
+    images = scenes(3, config, seed=4)
+    u = tf.constant([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # p in (0, 1)
+    eps = tf.random.stateless_normal([3, 3, 3 + config.z_what_size], [7, 8])
+    steps = model.guide(images, (u, eps))
+    terms = model.elbo_terms(images, steps)
+
+    z = config.z_what_size
+    pres = np.stack([s.state.z_pres.numpy() for s in steps], 1)
+    assert pres.tolist() == [[1, 0, 0], [0, 0, 0], [1, 1, 1]]
+    count = pres.sum(1)
+    log_p = np.log(0.01 ** count / sum(0.01 ** n for n in range(4)))
+    log_q = np.zeros(3)
+    alive = np.ones(3)
+    for t, s in enumerate(steps):
+        out, enc = outputs['predict'][t].numpy(), outputs['encode'][t].numpy()
+        q_pres = 1 / (1 + np.exp(-out[:, 0])) * alive
+        log_q += np.log(np.where(pres[:, t] > 0, q_pres, 1 - q_pres))
+        where, what = s.state.z_where.numpy(), s.state.z_what.numpy()
+        softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731
+        np.testing.assert_allclose(where, out[:, 1:4] + [3, 0, 0] + softplus(out[:, 4:7])
+                                   * [0.2, 1, 1] * eps[:, t, :3], rtol=1e-5, atol=1e-6)
+        on = pres[:, t]
+        log_p += on * (numpy_normal(where, [3, 0, 0], [0.2, 1, 1])
+                       + numpy_normal(what, 0, 1))
+        log_q += on * (numpy_normal(where, out[:, 1:4] + [3, 0, 0],
+                                    softplus(out[:, 4:7]) * [0.2, 1, 1])
+                       + numpy_normal(what, enc[:, :z], softplus(enc[:, z:])))
+        alive = pres[:, t]
+    canvas = terms.canvas.numpy().reshape(3, -1)
+    np.testing.assert_array_equal(canvas[1], 0.0)   # no object: a black canvas
+    log_p += numpy_normal(images.numpy().reshape(3, -1), canvas, 0.3)
+    np.testing.assert_allclose(terms.log_p, log_p, rtol=1e-5)
+    np.testing.assert_allclose(terms.log_q, log_q, rtol=1e-5, atol=1e-4)
