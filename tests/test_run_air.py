@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.runs import PLAIN, SMALL_FLAG, python, read_metrics, run_py
+from tests.runs import PLAIN, SMALL, SMALL_FLAG, python, read_metrics, run_py
 
 
 def air_flags(data_dir, run_dir):
@@ -73,9 +73,28 @@ def test_a_supair_setting_given_to_air_is_refused_in_one_line(small_sprites, tmp
 
 
 def test_air_evaluates_the_greedy_counts_against_the_truth(small_sprites, air_run, tmp_path):
+    """Eval's accuracy and confusion matrix equal those computed here from the data set's
+    own true counts and the exported model's greedy counts on the same 32 test scenes."""
     run_dir = tmp_path / 'copy'
     shutil.copytree(air_run[0], run_dir)
     out = run_py(*air_flags(small_sprites, run_dir), '--mode=eval').stdout
     accuracy = float(out.split('test count accuracy ')[1].split(',')[0])
-    row = read_metrics(run_dir)[-1]
-    assert np.isclose(accuracy, float(row['test_count_acc']), atol=1e-4)
+    truth = json.loads(python(f"""
+import json
+import numpy as np
+import tensorflow as tf
+import datasets.core as core
+_, test = core.load_dataset('sprites', data_dir={small_sprites!r}, seed=42, sizes={SMALL})
+test = test.subset(32)
+model = tf.saved_model.load({str(run_dir / 'saved_model')!r})
+found = model.detect(tf.constant(test.images, tf.float32))['count'].numpy()
+matrix = np.zeros([3, 4], int)
+np.add.at(matrix, (test.counts, found), 1)
+print(json.dumps({{'accuracy': float(np.mean(found == test.counts)),
+                  'matrix': matrix.tolist(), 'counts': np.bincount(test.counts).tolist()}}))
+"""))
+    assert np.isclose(accuracy, truth['accuracy'], atol=1e-4)
+    printed = out.split('columns: found 0-3):')[1].split('step')[0]
+    assert [[int(v) for v in row.strip(' []').split()] for row in printed.strip().splitlines()] \
+        == truth['matrix']
+    assert min(truth['counts']) > 0   # every true count among the 32 scenes

@@ -135,17 +135,32 @@ def test_initial_values_follow_pytorchs_distributions():
     assert not np.allclose(other.rnn.input_bias.numpy(), model.rnn.input_bias.numpy())
 
 
-def test_detection_is_the_greedy_pass_and_counts_its_steps():
-    model = Air(TINY, seed=2)
-    out = model.detect(scenes(3, TINY))
-    z_pres = out.z_pres.numpy()
-    assert out.z_where.shape == (3, 2, 3) and out.boxes.shape == (3, 2, 4)
-    # z_pres is q's probability times the previous step's greedy choice: once below 0.5,
-    # every later step is 0.
-    for row in z_pres:
-        on = row >= 0.5
-        assert list(on) == sorted(on, reverse=True)
-    np.testing.assert_array_equal(out.count.numpy(), (z_pres >= 0.5).sum(1))
+def test_detection_stops_at_the_first_step_q_says_no_and_counts_the_steps_before(monkeypatch):
+    """q's presence logits set per scene and step (the predict net's other outputs kept):
+    the greedy pass counts the steps before the first 'no', a later 'yes' stays off, and
+    z_pres is q's probability times the previous step's choice."""
+    config = TINY.replace(steps=3)
+    model = Air(config, seed=2)
+    logits = np.array([[5.0, -5.0, 5.0],    # one object; the third step's yes stays off
+                       [-5.0, 5.0, 5.0],    # none
+                       [5.0, 5.0, -5.0],    # two
+                       [5.0, 5.0, 5.0]],    # three
+                      np.float32)
+    calls, predict = [], model.predict
+
+    def steered(h):
+        out = predict(h)
+        t = len(calls) % config.steps
+        calls.append(t)
+        return tf.concat([tf.constant(logits)[:, t:t + 1], out[:, 1:]], 1)
+
+    monkeypatch.setattr(model, 'predict', steered)
+    out = model.detect(scenes(4, config))
+    np.testing.assert_array_equal(out.count.numpy(), [1, 0, 2, 3])
+    on = np.array([[1, 0, 0], [0, 0, 0], [1, 1, 0], [1, 1, 1]], np.float32)
+    previous = np.concatenate([np.ones([4, 1]), on[:, :-1]], 1)
+    np.testing.assert_allclose(out.z_pres.numpy(), previous / (1 + np.exp(-logits)), rtol=1e-6)
+    assert out.z_where.shape == (4, 3, 3) and out.boxes.shape == (4, 3, 4)
 
 
 DAIR = TINY.replace(guide_input='error', steps=3)
@@ -395,3 +410,23 @@ def test_log_p_and_log_q_of_one_sample_equal_a_numpy_computation_of_the_papers_d
     log_p += numpy_normal(images.numpy().reshape(3, -1), canvas, 0.3)
     np.testing.assert_allclose(terms.log_p, log_p, rtol=1e-5)
     np.testing.assert_allclose(terms.log_q, log_q, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize('estimator, background', [
+    ('nvil', False), ('vimco', False), ('summed', False), ('relaxed', False), ('nvil', True)])
+def test_every_estimators_xla_compiled_loss_and_gradients_equal_the_plain_ones(estimator,
+                                                                               background):
+    """Real runs train with XLA, the tests above without: the two must agree."""
+    config = TINY.replace(estimator=estimator, vimco_samples=3, air_background=background,
+                          background_size=4)
+    compiled, plain = Air(config, seed=6), Air(config, seed=6, jit_compile=False)
+    images = scenes(2, config, seed=9)
+    noise = compiled.step_noise(2, 700)
+    loss_x, grads_x = compiled.loss_and_gradients(images, noise)
+    loss_p, grads_p = plain.loss_and_gradients_graph(images, noise)
+    np.testing.assert_allclose(loss_x, loss_p, rtol=1e-5)
+    assert len(grads_x) == len(plain.model_variables)
+    for gx, gp in zip(grads_x, grads_p, strict=True):
+        scale = max(float(tf.norm(gp)), 1e-3)
+        assert float(tf.norm(gx - gp)) <= 1e-4 * scale, (estimator, float(tf.norm(gp)))
+    assert any(float(tf.norm(g)) > 0 for g in grads_p)
