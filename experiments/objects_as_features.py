@@ -195,7 +195,12 @@ def main():
     parser.add_argument('--seeds', type=int, default=3)
     parser.add_argument('--scene_seed', type=int, default=7)
     parser.add_argument('--out', default='docs/features')
+    parser.add_argument('--threads', type=int, default=0, help='TensorFlow threads (0: all)')
     args = parser.parse_args()
+    if args.threads:
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     sizes = [int(s) for s in args.labels.split(',')]
     models = dict(m.split('=', 1) for m in args.model)
     images, boxes, digit_labels = labelled_scenes(args.mnist_dir, args.test + max(sizes),
