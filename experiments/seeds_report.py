@@ -197,13 +197,14 @@ def figure(results, out):
     for x_key, label in (('train_seconds', 'training seconds'), ('step', 'steps')):
         fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
         for ax, (name, (title, window)) in zip(axes, DATASETS.items(), strict=True):
-            for kind, (_, _, tag, style, _) in KINDS.items():
+            for index, (kind, (_, _, tag, style, _)) in enumerate(KINDS.items()):
                 runs = read_runs(results, name, kind)
                 if not runs:
                     continue
                 x, mean, std = band(runs, x_key)
                 runs_word = 'run' if len(runs) == 1 else 'runs'
-                line, = ax.plot(x, mean, style, label=f'{tag} ({len(runs)} {runs_word})')
+                line, = ax.plot(x, mean, linestyle=style, color=f'C{index}',
+                                label=f'{tag} ({len(runs)} {runs_word})')
                 ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
             ax.set_xscale('log')  # AIR trains for hours, SuPAIR for minutes
             if x_key == 'train_seconds':
