@@ -82,7 +82,8 @@ class AirConfig(SceneConfig):
         """Returns self, or raises ValueError naming the first bad field."""
         if self.channels != 1:
             raise ValueError(f'AIR models grey scenes (channels 1), got {self.channels}')
-        for name in ('scene_height', 'scene_width', 'window_size', 'steps', 'z_what_size',
+        self.check_steps()
+        for name in ('scene_height', 'scene_width', 'window_size', 'z_what_size',
                      'rnn_hidden_size', 'batch_size', 'train_scenes'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be positive, got {getattr(self, name)}')

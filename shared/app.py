@@ -137,4 +137,21 @@ def main(argv):
     except (UsageError, DatasetError, CheckpointError, ClusterError) as e:
         sys.exit(f'error: {e}')
     except KeyboardInterrupt:
-        sys.exit('stopped; the last checkpoint is kept: run the same command to resume')
+        sys.exit(stopped_message(spec))
+
+
+def stopped_message(spec):
+    """What a stopped run keeps, in one line: its newest checkpoint, or nothing yet."""
+    try:
+        run_dir = spec.run_dir or default_run_dir(spec, config_from_spec(
+            spec, builtin_scene_shape(spec)))
+        kept = RunFolder(run_dir).checkpoints()
+    except Exception:  # noqa: BLE001 (a stop is being reported: say what is certain)
+        kept = None
+    if kept is None:
+        return 'stopped; run the same command to resume from the last checkpoint, if any'
+    if not kept:
+        return ('stopped before the first checkpoint: nothing to resume, the same command '
+                'starts again')
+    step = kept[-1].rsplit('-', 1)[-1]
+    return f'stopped; the last checkpoint (step {step}) is kept: run the same command to resume'

@@ -6,6 +6,7 @@ from absl import flags
 
 from datasets import DATASETS
 from datasets.core import NPZ_PREFIX
+from shared.config import MAX_STEPS
 from shared.model_kinds import KINDS
 
 flags.DEFINE_string('model', 'supair', 'supair: SuPAIR (the paper\'s model); air: AIR '
@@ -28,7 +29,8 @@ flags.DEFINE_string('dataset', 'sprites', f'data set: {", ".join(DATASETS)}, or 
 flags.register_validator('dataset', lambda name: name in DATASETS or name.startswith(NPZ_PREFIX),
                          f'must be one of {", ".join(DATASETS)}, or {NPZ_PREFIX}PATH')
 flags.DEFINE_integer('max_objects', None, 'built-in data sets: up to this many objects per '
-                     'scene (paper: 2)', lower_bound=1)
+                     f'scene (paper: 2; at most {MAX_STEPS - 1}, a new run\'s N_max one more)',
+                     lower_bound=1, upper_bound=MAX_STEPS - 1)
 flags.DEFINE_integer('scene_size', None, 'built-in data sets: scenes of this many pixels '
                      'square (paper: 50)', lower_bound=32)
 flags.DEFINE_list('scenes', None, 'built-in data sets: TRAIN,TEST scenes to build (paper: '
@@ -38,8 +40,9 @@ flags.DEFINE_list('train_counts', None, 'built-in data sets: training scenes hol
                   'these and --heldout_counts (the AIR paper\'s generalisation tasks)')
 flags.DEFINE_list('heldout_counts', None, 'with --train_counts: counts only the test scenes '
                   'hold, e.g. 3; their accuracy is metrics.csv\'s heldout_count_acc')
-flags.DEFINE_integer('steps', None, 'N_max: objects the model can find per scene (paper: 3)',
-                     lower_bound=1)
+flags.DEFINE_integer('steps', None, 'N_max: objects the model can find per scene (paper: 3; '
+                     f'at most {MAX_STEPS}: XLA compiles every step, AIR\'s 20 in about 75 s)',
+                     lower_bound=1, upper_bound=MAX_STEPS)
 flags.DEFINE_integer('patch_size', None, 'A: side of the object SPN\'s patch (paper: 28)',
                      lower_bound=4)
 flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'export', 'sample', 'serve'],

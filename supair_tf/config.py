@@ -76,7 +76,8 @@ class SupairConfig(SceneConfig):
         """Returns self, or raises ValueError naming the first bad field."""
         if self.channels not in (1, 3):
             raise ValueError(f'channels must be 1 or 3, got {self.channels}')
-        for name in ('scene_height', 'scene_width', 'patch_size', 'steps'):
+        self.check_steps()
+        for name in ('scene_height', 'scene_width', 'patch_size'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be positive, got {getattr(self, name)}')
         if self.structure == 'poon_domingos' and self.channels != 1:

@@ -31,6 +31,8 @@ from tests.runs import ENV, ROOT, SMALL_FLAG, copy_of, run_py
     (['--dataset=npz:/nonexistent/scenes.npz'], 'no file /nonexistent/scenes.npz'),
     (['--dataset=npz:/nonexistent/scenes.npz', '--max_objects=3'],
      'max_objects and scene_size are for the built-in data sets'),
+    (['--model=air', '--steps=50'], 'flag --steps=50'),
+    (['--max_objects=25'], 'flag --max_objects=25'),
     (['--dataset=sprites_rgb', '--structure=poon_domingos'],
      'the Poon-Domingos structure cuts grey images'),
 ])

@@ -297,3 +297,11 @@ def test_without_gating_the_width_the_least_width_runs_its_course_while_the_floo
     np.testing.assert_allclose(boxes['gated'], boxes['paper'], rtol=1e-6)
     assert boxes['free'][..., :2].min() >= 0.55 - 1e-6
     assert np.abs(boxes['free'] - boxes['gated']).max() > 1e-3
+
+
+@pytest.mark.parametrize('steps', [0, 21])
+def test_n_max_outside_what_compiles_in_reasonable_time_is_refused_by_both_models(steps):
+    from air_tf import AirConfig
+    for config in (SMALL, AirConfig()):
+        with pytest.raises(ValueError, match=re.escape(f'got {steps}')):
+            config.replace(steps=steps).validate()
