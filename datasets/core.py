@@ -193,6 +193,21 @@ def _cache_problem(arrays, name, shape, sizes=None, split_counts=None):
             return f'{split}_counts hold others than {list(allowed)}'
         if not (np.all(np.isfinite(boxes)) and boxes.min() >= 0 and boxes.max() <= canvas):
             return f'{split}_boxes are not pixel positions in [0, {canvas}]'
+        if (problem := _inkless_box(images, counts, boxes)) is not None:
+            return f'{split} {problem}'
+    return None
+
+
+def _inkless_box(images, counts, boxes, scenes_checked=500):
+    """'scene i: no ink in the box of object j' for the first of the first
+    ``scenes_checked`` scenes holding objects where an object's box ``(y0, x0, y1, x1)``
+    holds no drawn pixel, or None. Cheap (a few thousand boxes); it catches images
+    replaced or zeroed after the digest was recomputed, not every changed pixel."""
+    for i in np.flatnonzero(counts > 0)[:scenes_checked]:
+        for j, (y0, x0, y1, x1) in enumerate(boxes[i, :counts[i]]):
+            patch = images[i, int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))]
+            if patch.size == 0 or patch.max() <= 0:
+                return f'scene {i}: no ink in the box of object {j + 1}'
     return None
 
 

@@ -335,17 +335,26 @@ def test_ground_truth_boxes_bound_exactly_what_each_object_draws(kind):
 
 
 def test_a_cache_whose_content_changed_is_built_again(tmp_path, capsys):
-    """Right shapes, dtypes and ranges, wrong values (all-zero images): the digest written
-    with the arrays tells, and the set is built again."""
+    """Right shapes, dtypes and ranges, wrong values (images at half brightness): the
+    digest written with the arrays tells, and the set is built again; all-zero images
+    with their digest recomputed: the objects' boxes hold no ink."""
     train, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(80, 20))
     (path,) = [os.path.join(tmp_path, f) for f in os.listdir(tmp_path)]
     with np.load(path) as f:
         arrays = {k: f[k] for k in f.files}
-    arrays['train_images'] = np.zeros_like(arrays['train_images'])
+    arrays['train_images'] = 0.5 * arrays['train_images']
     np.savez(path, **arrays)
     again, _ = load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(80, 20))
     assert 'does not match the digest' in capsys.readouterr().out
     np.testing.assert_array_equal(again.images, train.images)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays['test_images'] = np.zeros_like(arrays['test_images'])
+    arrays['digest'] = core.content_digest(arrays)
+    np.savez(path, **arrays)
+    again, test = load_dataset('sprites', data_dir=str(tmp_path), seed=3, sizes=(80, 20))
+    assert 'test scene ' in capsys.readouterr().out
+    assert test.images.max() > 0
 
 
 def test_a_killed_builds_leftover_goes_and_a_live_one_stays(tmp_path):
