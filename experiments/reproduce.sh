@@ -83,6 +83,24 @@ for seed in 0 1; do
       --epochs="$(air_epochs "$dataset")"
   done
 done
+# AIR's other estimators (issue 52; Kosior's notes on AIR, section 5), screened on Sprites,
+# seeds 0-2, 30,000 steps (48 epochs of 625; NVIL's runs above are read at that step too).
+# VIMCO sees the same scenes per step, each with --vimco_samples=5 guide samples, at about
+# five times the step's cost.
+for estimator in vimco relaxed summed; do
+  for seed in 0 1 2; do
+    run "air_${estimator}_sprites_seed$seed" --model=air --estimator="$estimator" \
+      --dataset=sprites --seed="$seed" --epochs=48
+  done
+done
+# AIR with a background component (the notes, section 7) where AIR counts nothing: Noisy-
+# and Grid-MNIST, seeds 0-1, at AIR's budget.
+for dataset in noisy_mnist grid_mnist; do
+  for seed in 0 1; do
+    run "air_bg_nvil_${dataset}_seed$seed" --model=air --air_background --dataset="$dataset" \
+      --seed="$seed" --epochs="$(air_epochs "$dataset")"
+  done
+done
 # The AIR paper's generalisation tasks (its Fig. 6; issue 51) on Multi-MNIST with N_max = 3:
 # extrapolate (train on 0-2 digits, test on exactly 3 beside them) and interpolate (train on
 # 0, 1 and 3, test on exactly 2). AIR and DAIR at 30 epochs of 937 steps (28,110 steps:
