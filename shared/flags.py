@@ -119,6 +119,8 @@ flags.DEFINE_enum('procedure', None, ['paper', 'explore'], 'SuPAIR\'s training p
 flags.DEFINE_enum('inference_reads', None, ['scene', 'residual'], 'SuPAIR: what the inference '
                   'LSTM reads at each step: scene (the paper\'s); residual: the scene less '
                   'the boxes of the earlier steps (for counts never seen in training)')
+flags.DEFINE_float('residual_margin', None, 'with --inference_reads=residual: pixels around '
+                   'each earlier box taken out too (0)', lower_bound=0.0)
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
                    'first step (0.3)', lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_integer('explore_steps', None, 'with --procedure=explore: steps over which the '
@@ -177,7 +179,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
              'explore_spread', 'explore_gate', 'explore_gate_each', 'explore_gate_width',
-             'average_epochs', 'inference_reads', 'estimator', 'vimco_samples',
+             'average_epochs', 'inference_reads', 'residual_margin', 'estimator', 'vimco_samples',
              'relaxed_temperature', 'relaxed_anneal_steps', 'air_background')
 
 

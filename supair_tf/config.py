@@ -54,6 +54,8 @@ class SupairConfig(SceneConfig):
     data_order: str = 'fixed'
     procedure: str = 'paper'
     inference_reads: str = 'scene'  # INFERENCE_READS
+    residual_margin: float = 0.0    # inference_reads='residual': pixels around each earlier
+    #                                 box taken out too
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
     explore_steps: int = 936        # and its fall to 0 (four epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object
@@ -100,6 +102,8 @@ class SupairConfig(SceneConfig):
                              f'{self.overlap_warmup}')
         if self.average_epochs < 0:
             raise ValueError(f'average_epochs must be >= 0, got {self.average_epochs}')
+        if not (math.isfinite(self.residual_margin) and self.residual_margin >= 0):
+            raise ValueError(f'residual_margin must be >= 0, got {self.residual_margin}')
         if self.inference_reads not in INFERENCE_READS:
             raise ValueError("inference_reads must be 'scene' or 'residual', got "
                              f'{self.inference_reads!r}')

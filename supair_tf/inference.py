@@ -117,7 +117,8 @@ class InferenceNet(keras.layers.Layer):
     def residual_pass(self, images, flat, min_scale):
         """``inference_reads='residual'``: step i's LSTM input is the scene with what the
         earlier steps explain taken out, each pixel kept with weight prod_{j<i} (1 - z_pres_j
-        [pixel in box j]) at the boxes of q's means (a constant to the gradient): SuPAIR's
+        [pixel in box j]) at the boxes of q's means, each widened by ``residual_margin``
+        pixels on every side (a constant to the gradient): SuPAIR's
         analogue of DAIR's error canvas (Eslami et al. 2016, section 3). q stays a function
         of the scene alone, so the ELBO and its sum over the count are unchanged."""
         c = self.config
@@ -138,7 +139,8 @@ class InferenceNet(keras.layers.Layer):
                 min_scale = min_scale(z_pres)
             steps.append((z_pres, mean, std))
             sx, sy, x, y = (mean[:, 0, j, None, None] for j in range(4))
-            inside = ((cols >= x) & (cols < x + c.patch_size * sx)
-                      & (rows >= y) & (rows < y + c.patch_size * sy))
+            m = c.residual_margin
+            inside = ((cols >= x - m) & (cols < x + c.patch_size * sx + m)
+                      & (rows >= y - m) & (rows < y + c.patch_size * sy + m))
             keep *= tf.stop_gradient(1.0 - z_pres[:, :, None] * tf.cast(inside, tf.float32))
         return tuple(tf.concat(parts, axis=1) for parts in zip(*steps, strict=True))

@@ -192,8 +192,9 @@ RESIDUAL = PRESETS['mnist'].replace(scene_height=20, scene_width=20, patch_size=
                                     lstm_units=8, inference_reads='residual')
 
 
-def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch):
-    model = Supair(RESIDUAL, seed=1, jit_compile=False)
+@pytest.mark.parametrize('margin', [0.0, 1.5])
+def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, margin):
+    model = Supair(RESIDUAL.replace(residual_margin=margin), seed=1, jit_compile=False)
     images = tf.random.stateless_uniform([3, 20, 20, 1], [1, 2])
     lstm, read = model.inference.lstm, []
     step = lstm.step
@@ -209,10 +210,10 @@ def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch):
         np.testing.assert_allclose(read[i], seen @ lstm.kernel.numpy() + lstm.bias.numpy(),
                                    rtol=1e-4, atol=1e-4)
         sx, sy, x, y = mean[:, i].T
-        inside = ((centres[None, None, :] >= x[:, None, None])
-                  & (centres[None, None, :] < (x + 8 * sx)[:, None, None])
-                  & (centres[None, :, None] >= y[:, None, None])
-                  & (centres[None, :, None] < (y + 8 * sy)[:, None, None]))
+        inside = ((centres[None, None, :] >= (x - margin)[:, None, None])
+                  & (centres[None, None, :] < (x + 8 * sx + margin)[:, None, None])
+                  & (centres[None, :, None] >= (y - margin)[:, None, None])
+                  & (centres[None, :, None] < (y + 8 * sy + margin)[:, None, None]))
         keep = keep * (1.0 - z_pres[:, i, None, None] * inside)
     assert (keep < 1).any()   # the boxes took something out
 
