@@ -108,11 +108,16 @@ def drop_if_only_lock(run_dir):
         pass   # another process wrote there meanwhile: its folder stays
 
 
+def spec_run_dir(spec):
+    """The run folder the command line names, or the default one its settings make."""
+    return spec.run_dir or default_run_dir(spec, config_from_spec(spec,
+                                                                  builtin_scene_shape(spec)))
+
+
 def serve(spec):
     """--mode=serve: the page of the run's SavedModel, until Ctrl-C."""
     from shared.serve.server import ServerError, make_server, serve_forever
-    run_dir = spec.run_dir or default_run_dir(spec, config_from_spec(
-        spec, builtin_scene_shape(spec)))
+    run_dir = spec_run_dir(spec)
     export_dir = spec.export_dir or os.path.join(run_dir, 'saved_model')
     try:
         server = make_server(run_dir, export_dir, spec.host, spec.port, spec.data_dir,
@@ -143,9 +148,7 @@ def main(argv):
 def stopped_message(spec):
     """What a stopped run keeps, in one line: its newest checkpoint, or nothing yet."""
     try:
-        run_dir = spec.run_dir or default_run_dir(spec, config_from_spec(
-            spec, builtin_scene_shape(spec)))
-        kept = RunFolder(run_dir).checkpoints()
+        kept = RunFolder(spec_run_dir(spec)).checkpoints()
     except Exception:  # noqa: BLE001 (a stop is being reported: say what is certain)
         kept = None
     if kept is None:
