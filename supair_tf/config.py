@@ -14,8 +14,10 @@ DATA_ORDERS = ('fixed', 'shuffled')
 # (docs/procedure_study.md).
 PROCEDURES = ('paper', 'explore')
 # What the inference LSTM reads at each step: 'scene', the scene every time (the paper's);
-# 'residual', the scene less the boxes the earlier steps found (InferenceNet.residual_pass).
-INFERENCE_READS = ('scene', 'residual')
+# 'residual', the scene less the boxes the earlier steps found (InferenceNet.residual_pass);
+# 'residual_stateless', that residual with the LSTM's state reset at every step, so that each
+# step's box is a function of what is left unexplained alone, not of the step's index.
+INFERENCE_READS = ('scene', 'residual', 'residual_stateless')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +107,8 @@ class SupairConfig(SceneConfig):
         if not (math.isfinite(self.residual_margin) and self.residual_margin >= 0):
             raise ValueError(f'residual_margin must be >= 0, got {self.residual_margin}')
         if self.inference_reads not in INFERENCE_READS:
-            raise ValueError("inference_reads must be 'scene' or 'residual', got "
-                             f'{self.inference_reads!r}')
+            raise ValueError(f'inference_reads must be one of {", ".join(INFERENCE_READS)}, '
+                             f'got {self.inference_reads!r}')
         if not 0 <= self.explore_gate <= 1:
             raise ValueError(f'explore_gate must be in [0, 1], got {self.explore_gate}')
         if not (math.isfinite(self.explore_spread) and self.explore_spread >= 0):

@@ -93,7 +93,7 @@ class InferenceNet(keras.layers.Layer):
         config's least box width, if given."""
         c = self.config
         flat = tf.reshape(images, [tf.shape(images)[0], int(np.prod(c.scene_shape))])
-        if c.inference_reads == 'residual':
+        if c.inference_reads != 'scene':
             return self.residual_pass(images, flat, min_scale)
         out = self.head(self.hidden(self.lstm(flat)))                      # [b, steps, 9]
         return self.step_parameters(out, min_scale)
@@ -120,7 +120,10 @@ class InferenceNet(keras.layers.Layer):
         [pixel in box j]) at the boxes of q's means, each widened by ``residual_margin``
         pixels on every side (a constant to the gradient): SuPAIR's
         analogue of DAIR's error canvas (Eslami et al. 2016, section 3). q stays a function
-        of the scene alone, so the ELBO and its sum over the count are unchanged."""
+        of the scene alone, so the ELBO and its sum over the count are unchanged.
+        ``'residual_stateless'``: every step starts from the LSTM's zero state, so that a
+        step decides on an object from the residual alone; the state could otherwise learn
+        from 0-2-object scenes that a third step never finds anything."""
         c = self.config
         lstm = self.lstm
         if not lstm.built:  # its weights first, as the scene's pass makes them
@@ -130,7 +133,10 @@ class InferenceNet(keras.layers.Layer):
         keep = tf.ones_like(images[..., 0])                                   # [b, H, W]
         h = cell = tf.zeros([tf.shape(images)[0], lstm.units])
         steps = []
+        fresh = c.inference_reads == 'residual_stateless'
         for _ in range(c.steps):
+            if fresh:
+                h = cell = tf.zeros_like(h)
             seen = tf.reshape(images * keep[..., None], tf.shape(flat))
             h, cell = lstm.step(tf.matmul(seen, lstm.kernel) + lstm.bias, h, cell)
             out = self.head(self.hidden(h))[:, None]                           # [b, 1, 9]

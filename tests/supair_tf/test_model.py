@@ -192,15 +192,20 @@ RESIDUAL = PRESETS['mnist'].replace(scene_height=20, scene_width=20, patch_size=
                                     lstm_units=8, inference_reads='residual')
 
 
-@pytest.mark.parametrize('margin', [0.0, 1.5])
-def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, margin):
-    model = Supair(RESIDUAL.replace(residual_margin=margin), seed=1, jit_compile=False)
+@pytest.mark.parametrize('reads, margin', [('residual', 0.0), ('residual', 1.5),
+                                           ('residual_stateless', 0.0)])
+def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, reads, margin):
+    model = Supair(RESIDUAL.replace(inference_reads=reads, residual_margin=margin), seed=1,
+                   jit_compile=False)
     images = tf.random.stateless_uniform([3, 20, 20, 1], [1, 2])
-    lstm, read = model.inference.lstm, []
+    lstm, read, states = model.inference.lstm, [], []
     step = lstm.step
     monkeypatch.setattr(lstm, 'step', lambda projected, h, c: read.append(projected)
-                        or step(projected, h, c))
+                        or states.append((h.numpy(), c.numpy())) or step(projected, h, c))
     z_pres, mean, _ = (t.numpy() for t in model.inference(images))
+    # Every step starts from the zero state when stateless, from the last step's otherwise.
+    carried = [np.abs(h).max() + np.abs(c).max() > 0 for h, c in states[1:]]
+    assert carried == [reads == 'residual'] * (RESIDUAL.steps - 1)
     # Independently: each pixel's centre tested against the earlier boxes at q's means,
     # kept with weight prod_j (1 - z_pres_j [inside box j]).
     keep = np.ones([3, 20, 20])
@@ -218,10 +223,11 @@ def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, 
     assert (keep < 1).any()   # the boxes took something out
 
 
-def test_residual_inference_leaves_the_elbo_a_sum_over_the_count():
+@pytest.mark.parametrize('reads', ['residual', 'residual_stateless'])
+def test_residual_inference_leaves_the_elbo_a_sum_over_the_count(reads):
     """q is still a function of the scene: the ELBO is eq. 9's sum over n of q(n) terms,
     and its first step is the paper's inference net's, weights and all."""
-    residual = Supair(RESIDUAL, seed=2, jit_compile=False)
+    residual = Supair(RESIDUAL.replace(inference_reads=reads), seed=2, jit_compile=False)
     paper = Supair(RESIDUAL.replace(inference_reads='scene'), seed=2, jit_compile=False)
     for a, b in zip(residual.model_variables, paper.model_variables, strict=True):
         np.testing.assert_array_equal(a, b)
