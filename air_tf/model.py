@@ -188,6 +188,7 @@ class Air(Guide, Estimators, tf.Module):
             tf.reshape(x, [samples, total, *x.shape[1:]])[:, part], [-1, *x.shape[1:]])
         return mine(uniform), mine(normal)
 
+    # ---- the generative model -------------------------------------------------------------
     def background_image(self, steps):
         """The decoded background ``[b, H, W]`` of guide ``steps`` (notes eq. 12), or 0."""
         c = self.config
@@ -203,7 +204,6 @@ class Air(Guide, Estimators, tf.Module):
         z_bg, log_q = steps[-1].background
         return normal_log_prob(z_bg, 0.0, 1.0) - log_q
 
-    # ---- the generative model -------------------------------------------------------------
     def decode_windows(self, z_what):
         """Decoded windows ``[b, A, A]`` of codes ``z_what [b, Z]``."""
         c = self.config
