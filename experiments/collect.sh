@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Copies each protocol run's metrics.csv and settings.json out of its run folder: a run
-# that trained all its epochs into results/, one still short of them into
-# results/experiments/seed_robustness/protocol/ (AIR's: results/experiments/air/partial/).
+# Copies each protocol run's metrics.csv and settings.json out of its run folder (and, for
+# the many-object runs, its model card): a run that trained all its epochs into results/,
+# one still short of them into results/experiments/seed_robustness/protocol/ (AIR's:
+# results/experiments/air/partial/).
 #   RUNS=/path/to/protocol/runs bash experiments/collect.sh
 set -u
 cd "$(dirname "$0")/.."
@@ -18,9 +19,14 @@ print(c['epochs'] * (s['steps_per_epoch'] or scene_counts(s['dataset'], s.get('s
   [[ $name == air_* ]] && partial=results/experiments/air/partial
   [[ $name == *_extrapolate_* || $name == *_interpolate_* ]] && \
     partial=results/experiments/generalisation/partial
+  many=0; [[ $name =~ _max[0-9]+_s[0-9]+_seed ]] && many=1
+  [ $many = 1 ] && partial=results/experiments/many_objects/partial
   if [ "$last" = "$done_steps" ]; then target=results; rm -f "$partial/${name}_"*
   else target=$partial; mkdir -p "$partial"; fi
   cp "$dir/metrics.csv" "$target/${name}_metrics.csv"
   cp "$dir/settings.json" "$target/${name}_settings.json"
+  # Many objects: the final evaluation's confusion matrix, for the count error per count.
+  card="$dir/saved_model/assets.extra/model_card.json"
+  [ $many = 1 ] && [ -f "$card" ] && cp "$card" "$target/${name}_card.json"
   echo "$name: step $last of $done_steps -> $target"
 done

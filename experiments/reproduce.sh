@@ -120,3 +120,21 @@ for task in extrapolate interpolate; do
       --inference_reads=residual $(task_counts "$task")
   done
 done
+# Many objects on larger canvases (issue 53): SuPAIR with the presets' procedure, three
+# seeds, 20 epochs, N_max = objects + 1 (README, "Many objects"); AIR two seeds at the
+# generalisation runs' budget of 30 epochs of 937 steps.
+many() {  # dataset, most objects, canvas
+  for seed in 0 1 2; do
+    run "$1_max$2_s$3_seed$seed" --dataset="$1" --max_objects="$2" --scene_size="$3" \
+      --seed="$seed"
+  done
+  if [ "$1" = mnist ]; then
+    for seed in 0 1; do
+      run "air_$1_max$2_s$3_seed$seed" --model=air --dataset="$1" --max_objects="$2" \
+        --scene_size="$3" --seed="$seed" --epochs=30
+    done
+  fi
+}
+many mnist 4 80
+many mnist 9 128
+many sprites 9 100

@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'experiments'))
 import generalisation_report  # noqa: E402
+import many_objects_report  # noqa: E402
 import objects_as_features  # noqa: E402
 import seeds_report  # noqa: E402
 
@@ -82,6 +83,30 @@ def test_fig_6s_table_takes_each_runs_last_held_out_and_trained_accuracy(tmp_pat
                               '(training) | 200-200 | 80.0 | 97.0 |')
     steps, held = generalisation_report.curves(runs[('air', 'extrapolate')], 0)
     assert list(steps) == [100, 200] and held.tolist() == [[0.0, 0.1], [0.0, 0.3]]
+
+
+def test_many_objects_table_counts_errors_from_the_confusion_of_the_last_evaluation(tmp_path):
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 5, 300)
+    found = np.clip(true + rng.choice([-2, -1, 0, 0, 0, 1], 300), 0, 5)
+    confusion = np.zeros([5, 6], int)
+    np.add.at(confusion, (true, found), 1)
+    for seed, step in ((0, 4680), (1, 4680)):
+        name = f'mnist_max4_s80_seed{seed}'
+        write_run(tmp_path, name, [2340, 4680], 20, 256)
+        with open(tmp_path / f'{name}_card.json', 'w') as f:
+            json.dump({'step': step, 'test': {
+                'confusion_rows_true_columns_found': confusion.tolist()}}, f)
+    write_run(tmp_path, 'air_mnist_max4_s80_seed0', [937], 30, 64)   # no card: no MAE
+    runs = many_objects_report.read_runs([str(tmp_path)])
+    run = runs[('mnist 0-4, 80x80', 'SuPAIR')][0]
+    assert run.count_error() == pytest.approx(np.abs(found - true).mean())
+    np.testing.assert_allclose(run.per_count(), [np.mean(found[true == n] == n)
+                                                 for n in range(5)])
+    summary, per_count = many_objects_report.tables(runs)
+    assert '| mnist 0-4, 80x80 | AIR | 0 | 50.0 | 50.0 | - | 0.500 | 10 |' in summary
+    assert f'| {np.abs(found - true).mean():.3f} +- 0.000 |' in summary
+    assert per_count.splitlines()[2].startswith('| mnist 0-4, 80x80 | SuPAIR | 2 | ')
 
 
 def test_objects_as_features_labels_and_windows_against_hand_values():
