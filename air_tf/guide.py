@@ -112,8 +112,11 @@ class Guide:
         for t in range(c.steps):
             if image_input is None or self.reads_error:
                 seen = self.guide_sees(flat, canvas)
+                # The baseline's input cut off from the gradients, as its latents are:
+                # DAIR's error canvas depends on the decoder and the guide, which the
+                # baseline's squared error must not train.
                 image_input = (self.rnn.input_projection(seen),
-                               self.bl_rnn.input_projection(seen))
+                               self.bl_rnn.input_projection(tf.stop_gradient(seen)))
             step = self.guide_step(t, state, images, image_input, noise, relaxed)
             steps.append(step)
             state = step.state

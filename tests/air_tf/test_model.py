@@ -204,6 +204,23 @@ def test_dairs_error_canvas_is_the_negated_scene_then_the_objects_found_so_far(m
     np.testing.assert_allclose(steps[0].state.z_where, first.state.z_where, rtol=1e-6)
 
 
+def test_dairs_baseline_trains_only_itself_though_its_input_depends_on_the_model():
+    """The error canvas is made by the decoder from the guide's samples; the baseline's
+    squared error must reach the baseline's own parameters only (Pyro's baseline sees
+    its inputs detached), or its huge scaled cost trains the model."""
+    dair = Air(DAIR, seed=6, jit_compile=False)
+    images = scenes(3, DAIR)
+    groups = {name: variables for name, _, variables in dair.parameter_groups()}
+    with tf.GradientTape(persistent=True) as tape:
+        terms = dair.elbo_terms(images, dair.guide(images, dair.step_noise(3, 0)))
+        target = tf.stop_gradient(terms.baseline + 1.0)
+        loss = tf.reduce_sum(tf.square(target - terms.baseline))
+    model_grads = tape.gradient(loss, groups['model'])
+    assert all(g is None or not np.any(g.numpy()) for g in model_grads)
+    assert any(g is not None and np.any(g.numpy())
+               for g in tape.gradient(loss, groups['baselines']))
+
+
 def count_noise(counts, steps, eps):
     """Guide noise that turns on the first ``counts[i]`` steps of row i (u = 0: on, 1: off)
     with the z_where and z_what noise ``eps``."""
