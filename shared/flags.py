@@ -121,6 +121,9 @@ flags.DEFINE_enum('inference_reads', None, ['scene', 'residual', 'residual_state
                   'residual: the scene less the boxes of the earlier steps (for counts never '
                   'seen in training); residual_stateless: that, with the LSTM state reset at '
                   'every step')
+flags.DEFINE_boolean('residual_whole', None, 'with --inference_reads=residual or '
+                     'residual_stateless: each earlier box taken out whole, not weighted by its '
+                     'z_pres (false)')
 flags.DEFINE_float('residual_margin', None, 'with --inference_reads=residual: pixels around '
                    'each earlier box taken out too (0)', lower_bound=0.0)
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
@@ -181,8 +184,9 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'patch_size', 'structure_seed', 'data_order', 'procedure', 'explore_floor',
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
              'explore_spread', 'explore_gate', 'explore_gate_each', 'explore_gate_width',
-             'average_epochs', 'inference_reads', 'residual_margin', 'estimator', 'vimco_samples',
-             'relaxed_temperature', 'relaxed_anneal_steps', 'air_background')
+             'average_epochs', 'inference_reads', 'residual_margin', 'residual_whole',
+             'estimator', 'vimco_samples', 'relaxed_temperature', 'relaxed_anneal_steps',
+             'air_background')
 
 
 @dataclasses.dataclass(frozen=True)

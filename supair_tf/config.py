@@ -58,6 +58,8 @@ class SupairConfig(SceneConfig):
     inference_reads: str = 'scene'  # INFERENCE_READS
     residual_margin: float = 0.0    # inference_reads='residual': pixels around each earlier
     #                                 box taken out too
+    residual_whole: bool = False    # and each earlier box taken out whole, not weighted by its
+    #                                 z_pres (step i's box counts only where 1..i-1 are there)
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
     explore_steps: int = 936        # and its fall to 0 (four epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object

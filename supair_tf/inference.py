@@ -121,6 +121,9 @@ class InferenceNet(keras.layers.Layer):
         pixels on every side (a constant to the gradient): SuPAIR's
         analogue of DAIR's error canvas (Eslami et al. 2016, section 3). q stays a function
         of the scene alone, so the ELBO and its sum over the count are unchanged.
+        ``residual_whole``: each earlier box taken out whole (weight 0, not 1 - z_pres_j):
+        step i's box enters eq. 9 only in the terms of n >= i, where boxes 1..i-1 all hold
+        objects, so what it should see is the scene less all of them.
         ``'residual_stateless'``: every step starts from the LSTM's zero state, so that a
         step decides on an object from the residual alone; the state could otherwise learn
         from 0-2-object scenes that a third step never finds anything."""
@@ -148,5 +151,6 @@ class InferenceNet(keras.layers.Layer):
             m = c.residual_margin
             inside = ((cols >= x - m) & (cols < x + c.patch_size * sx + m)
                       & (rows >= y - m) & (rows < y + c.patch_size * sy + m))
-            keep *= tf.stop_gradient(1.0 - z_pres[:, :, None] * tf.cast(inside, tf.float32))
+            taken = 1.0 if c.residual_whole else z_pres[:, :, None]
+            keep *= tf.stop_gradient(1.0 - taken * tf.cast(inside, tf.float32))
         return tuple(tf.concat(parts, axis=1) for parts in zip(*steps, strict=True))

@@ -194,11 +194,14 @@ RESIDUAL = PRESETS['mnist'].replace(scene_height=20, scene_width=20, patch_size=
                                     lstm_units=8, inference_reads='residual')
 
 
-@pytest.mark.parametrize('reads, margin', [('residual', 0.0), ('residual', 1.5),
-                                           ('residual_stateless', 0.0)])
-def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, reads, margin):
-    model = Supair(RESIDUAL.replace(inference_reads=reads, residual_margin=margin), seed=1,
-                   jit_compile=False)
+@pytest.mark.parametrize('reads, margin, whole', [('residual', 0.0, False),
+                                                  ('residual', 1.5, False),
+                                                  ('residual', 1.5, True),
+                                                  ('residual_stateless', 0.0, False)])
+def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, reads, margin,
+                                                                   whole):
+    model = Supair(RESIDUAL.replace(inference_reads=reads, residual_margin=margin,
+                                    residual_whole=whole), seed=1, jit_compile=False)
     images = tf.random.stateless_uniform([3, 20, 20, 1], [1, 2])
     lstm, read, states = model.inference.lstm, [], []
     step = lstm.step
@@ -221,15 +224,17 @@ def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, 
                   & (centres[None, None, :] < (x + 8 * sx + margin)[:, None, None])
                   & (centres[None, :, None] >= (y - margin)[:, None, None])
                   & (centres[None, :, None] < (y + 8 * sy + margin)[:, None, None]))
-        keep = keep * (1.0 - z_pres[:, i, None, None] * inside)
+        keep = keep * (1.0 - (1.0 if whole else z_pres[:, i, None, None]) * inside)
     assert (keep < 1).any()   # the boxes took something out
 
 
-@pytest.mark.parametrize('reads', ['residual', 'residual_stateless'])
-def test_residual_inference_leaves_the_elbo_a_sum_over_the_count(reads):
+@pytest.mark.parametrize('reads, whole', [('residual', False), ('residual_stateless', False),
+                                         ('residual', True)])
+def test_residual_inference_leaves_the_elbo_a_sum_over_the_count(reads, whole):
     """q is still a function of the scene: the ELBO is eq. 9's sum over n of q(n) terms,
     and its first step is the paper's inference net's, weights and all."""
-    residual = Supair(RESIDUAL.replace(inference_reads=reads), seed=2, jit_compile=False)
+    residual = Supair(RESIDUAL.replace(inference_reads=reads, residual_whole=whole), seed=2,
+                      jit_compile=False)
     paper = Supair(RESIDUAL.replace(inference_reads='scene'), seed=2, jit_compile=False)
     for a, b in zip(residual.model_variables, paper.model_variables, strict=True):
         np.testing.assert_array_equal(a, b)
