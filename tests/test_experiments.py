@@ -79,7 +79,8 @@ def test_fig_6s_table_takes_each_runs_last_held_out_and_trained_accuracy(tmp_pat
     assert set(runs) == {('air', 'extrapolate'), ('supair_residual', 'interpolate')}
     rows = generalisation_report.table(runs).splitlines()[2:]
     assert rows[0] == ('| extrapolate | AIR | 0, 1 | 200-200 | 20.0 +- 14.1 | 90.0 +- 0.0 |')
-    assert rows[1].startswith('| interpolate | SuPAIR, --inference_reads=residual | 2 '
+    assert rows[1].startswith('| interpolate | SuPAIR, --inference_reads=residual '
+                              '--residual_margin=2 | 2 '
                               '(training) | 200-200 | 80.0 | 97.0 |')
     steps, held = generalisation_report.curves(runs[('air', 'extrapolate')], 0)
     assert list(steps) == [100, 200] and held.tolist() == [[0.0, 0.1], [0.0, 0.3]]
