@@ -10,7 +10,8 @@ from results/experiments/generalisation/partial/ and marked so. Prints a Markdow
 (the last evaluation of each run: mean +- std over seeds of ``heldout_count_acc`` and
 ``test_count_acc``) and draws one panel per task, accuracy against training steps, a
 solid line per model for the held-out count and a dashed one for the trained counts
-(mean over seeds, the seeds' range shaded). Needs matplotlib (requirements-bench.txt).
+(mean over the steps every seed reached, bold; each seed thin, as far as it has run).
+Needs matplotlib (requirements-bench.txt).
 """
 
 import argparse
@@ -99,17 +100,22 @@ def figure(runs, out):
         for k, name in enumerate(names):
             colour = f'C{k}'
             for which, style, part in ((0, '-', 'held-out count'), (1, '--', 'trained counts')):
+                # Each seed thin, as far as it has run; the mean over the steps all reached.
+                for run in runs[(name, task)].values():
+                    ax.plot(run[0], run[1 + which], style, color=colour, alpha=0.3, lw=0.8)
                 steps, rows = curves(runs[(name, task)], which)
                 if not len(steps):
                     continue
                 ax.plot(steps, rows.mean(0), style, color=colour,
                         label=f'{LABELS.get(name, name)}, {part}')
-                ax.fill_between(steps, rows.min(0), rows.max(0), color=colour, alpha=0.15)
         ax.set(title=title, xlabel='training step', ylabel='count accuracy', ylim=(0, 1.01))
-        ax.set_xscale('symlog', linthresh=1000)
         ax.grid(alpha=0.3)
         if names:
+            ax.set_xscale('log')
+            ax.set_xlim(left=50)
             ax.legend(fontsize=7, loc='lower right')
+        else:
+            ax.text(0.5, 0.5, 'no runs yet', ha='center', transform=ax.transAxes)
     fig.tight_layout()
     os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
     fig.savefig(out + '.png', dpi=110)
