@@ -140,19 +140,39 @@ def accuracy(train_x, train_y, test_x, test_y, classes, seed, cnn=False):
     return float(model.evaluate(test_x, test_y, verbose=0, batch_size=500)[1])
 
 
-def study(features, images, labels, sizes, test, seeds):
+def study(features, images, labels, sizes, test, seeds, saved=None):
     """``{(learner, task, labels): [accuracy per seed]}``; learners: each model's
-    features, and 'CNN' on the scenes."""
-    results = {}
+    features, and 'CNN' on the scenes. With ``saved`` (a JSON path), each entry is written
+    there as it is measured and the entries already there are kept, so a study that was
+    stopped goes on where it stopped."""
+    results = read_results(saved) if saved and os.path.exists(saved) else {}
     inputs = {**features, 'CNN': images}
     for learner, x in inputs.items():
         for task, classes in TASKS.items():
             y = labels[task]
             for size in sizes:
+                if len(results.get((learner, task, size), [])) == seeds:
+                    continue
                 results[(learner, task, size)] = [
                     accuracy(x[test:test + size], y[test:test + size], x[:test], y[:test],
                              classes, seed, cnn=learner == 'CNN') for seed in range(seeds)]
+                if saved:
+                    write_results(results, saved)
     return results
+
+
+def write_results(results, path):
+    """``results`` as JSON, ``{"learner/task/labels": [accuracy per seed]}`` (atomically)."""
+    with open(path + '.tmp', 'w') as f:
+        json.dump({f'{a}/{t}/{s}': v for (a, t, s), v in results.items()}, f, indent=1)
+    os.replace(path + '.tmp', path)
+
+
+def read_results(path):
+    """What write_results wrote."""
+    with open(path) as f:
+        return {(a, t, int(s)): v for key, v in json.load(f).items()
+                for a, t, s in [key.rsplit('/', 2)]}
 
 
 def table(results, sizes):
@@ -207,11 +227,10 @@ def main():
                                                   args.scene_seed)
     labels = task_labels(digit_labels, boxes)
     features = {name: representation(path, images) for name, path in models.items()}
-    results = study(features, images, labels, sizes, args.test, args.seeds)
-    print(table(results, sizes))
     os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
-    with open(args.out + '.json', 'w') as f:
-        json.dump({f'{a}/{t}/{s}': v for (a, t, s), v in results.items()}, f, indent=1)
+    results = study(features, images, labels, sizes, args.test, args.seeds,
+                    saved=args.out + '.json')
+    print(table(results, sizes))
     print(f'figure: {figure(results, sizes, args.out)}')
 
 

@@ -129,3 +129,27 @@ def test_objects_as_features_labels_and_windows_against_hand_values():
     order = np.array([[2, 0]])
     assert objects_as_features.take_steps(np.arange(6).reshape(1, 3, 2), order).tolist() == \
         [[[4, 5], [0, 1]]]
+
+
+def test_objects_as_features_goes_on_where_a_stopped_study_stopped(tmp_path, monkeypatch):
+    calls = []
+
+    def accuracy(train_x, train_y, test_x, test_y, classes, seed, cnn=False):
+        calls.append((len(train_x), classes, seed, cnn))
+        return 0.5 + 0.01 * len(calls)
+
+    monkeypatch.setattr(objects_as_features, 'accuracy', accuracy)
+    x = np.zeros([30, 4], np.float32)
+    labels = {'sum': np.zeros(30, int), 'order': np.zeros(30, int)}
+    saved = str(tmp_path / 'features.json')
+    args = ({'supair': x}, x, labels, [5, 10], 15, 2)
+    first = objects_as_features.study(*args, saved=saved)
+    assert len(calls) == 2 * 2 * 2 * 2        # learners x tasks x sizes x seeds
+    # A study stopped after its first entries: only the rest is measured again.
+    kept = dict(list(first.items())[:3])
+    objects_as_features.write_results(kept, saved)
+    calls.clear()
+    again = objects_as_features.study(*args, saved=saved)
+    assert len(calls) == (len(first) - 3) * 2
+    assert {k: again[k] for k in kept} == kept
+    assert objects_as_features.read_results(saved) == again
