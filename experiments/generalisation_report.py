@@ -53,12 +53,13 @@ def read_runs(folders):
     return runs
 
 
-def spread(values):
-    """'mean +- std' in percent (std over seeds, ddof 1; one seed: the value alone)."""
-    values = 100 * np.asarray(values)
+def spread(values, scale=100.0, digits=1):
+    """'mean +- std' of ``scale * values`` (in percent by default; std over seeds, ddof 1;
+    one seed: the value alone)."""
+    values = scale * np.asarray(values)
     if len(values) == 1:
-        return f'{values[0]:.1f}'
-    return f'{values.mean():.1f} +- {values.std(ddof=1):.1f}'
+        return f'{values[0]:.{digits}f}'
+    return f'{values.mean():.{digits}f} +- {values.std(ddof=1):.{digits}f}'
 
 
 def table(runs):

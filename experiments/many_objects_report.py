@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 
 import numpy as np
+from generalisation_report import spread
 
 PATTERN = re.compile(r'^(?P<air>air_)?(?P<dataset>[a-z_]+?)_max(?P<most>\d+)_s(?P<size>\d+)'
                      r'_seed(?P<seed>\d+)_metrics\.csv$')
@@ -73,14 +74,9 @@ def read_runs(folders):
 
 
 def mean_std(values, scale=100.0, digits=1):
-    """'mean +- std' (std over seeds, ddof 1; one value alone), '-' for none."""
+    """generalisation_report.spread of the values there are, '-' for none."""
     values = [v for v in values if v is not None]
-    if not values:
-        return '-'
-    v = scale * np.asarray(values)
-    if len(v) == 1:
-        return f'{v[0]:.{digits}f}'
-    return f'{v.mean():.{digits}f} +- {v.std(ddof=1):.{digits}f}'
+    return spread(values, scale, digits) if values else '-'
 
 
 def tables(runs):
