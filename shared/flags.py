@@ -116,13 +116,15 @@ flags.DEFINE_enum('procedure', None, ['paper', 'explore'], 'SuPAIR\'s training p
                   'a floor that falls from --explore_floor to 0, and boxes at least '
                   '--explore_min_scale wide, over --explore_steps steps (preset: explore; paper '
                   'for sprites_rgb and npz:, and for a folder that recorded none)')
-flags.DEFINE_enum('inference_reads', None, ['scene', 'residual', 'residual_stateless'],
+flags.DEFINE_enum('inference_reads', None, ['scene', 'residual', 'residual_stateless',
+                                            'residual_presence'],
                   'SuPAIR: what the inference LSTM reads at each step: scene (the paper\'s); '
                   'residual: the scene less the boxes of the earlier steps (for counts never '
                   'seen in training); residual_stateless: that, with the LSTM state reset at '
-                  'every step')
-flags.DEFINE_boolean('residual_whole', None, 'with --inference_reads=residual or '
-                     'residual_stateless: each earlier box taken out whole, not weighted by its '
+                  'every step; residual_presence: the box from the carried state, its presence '
+                  'from the reset one')
+flags.DEFINE_boolean('residual_whole', None, 'with a residual --inference_reads: '
+                     'each earlier box taken out whole, not weighted by its '
                      'z_pres (false)')
 flags.DEFINE_float('residual_margin', None, 'with --inference_reads=residual: pixels around '
                    'each earlier box taken out too (0)', lower_bound=0.0)

@@ -16,8 +16,10 @@ PROCEDURES = ('paper', 'explore')
 # What the inference LSTM reads at each step: 'scene', the scene every time (the paper's);
 # 'residual', the scene less the boxes the earlier steps found (InferenceNet.residual_pass);
 # 'residual_stateless', that residual with the LSTM's state reset at every step, so that each
-# step's box is a function of what is left unexplained alone, not of the step's index.
-INFERENCE_READS = ('scene', 'residual', 'residual_stateless')
+# step's box is a function of what is left unexplained alone, not of the step's index;
+# 'residual_presence', the residual with the state carried for the box, but each step's
+# presence read from the zero state: one detector of something left, the same at every step.
+INFERENCE_READS = ('scene', 'residual', 'residual_stateless', 'residual_presence')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -126,7 +126,12 @@ class InferenceNet(keras.layers.Layer):
         objects, so what it should see is the scene less all of them.
         ``'residual_stateless'``: every step starts from the LSTM's zero state, so that a
         step decides on an object from the residual alone; the state could otherwise learn
-        from 0-2-object scenes that a third step never finds anything."""
+        from 0-2-object scenes that a third step never finds anything.
+        ``'residual_presence'``: the box from the carried state as in 'residual', its
+        presence from the zero state's reading of the same residual: whether something is
+        left is then one function of what is left, the same at every step, and cannot learn
+        from the trained counts which step is the last (each box still knows the earlier
+        ones)."""
         c = self.config
         lstm = self.lstm
         if not lstm.built:  # its weights first, as the scene's pass makes them
@@ -137,12 +142,18 @@ class InferenceNet(keras.layers.Layer):
         h = cell = tf.zeros([tf.shape(images)[0], lstm.units])
         steps = []
         fresh = c.inference_reads == 'residual_stateless'
-        for _ in range(c.steps):
+        presence_alone = c.inference_reads == 'residual_presence'
+        zero = tf.zeros_like(h)
+        for i in range(c.steps):
             if fresh:
-                h = cell = tf.zeros_like(h)
+                h = cell = zero
             seen = tf.reshape(images * keep[..., None], tf.shape(flat))
-            h, cell = lstm.step(tf.matmul(seen, lstm.kernel) + lstm.bias, h, cell)
+            projected = tf.matmul(seen, lstm.kernel) + lstm.bias
+            h, cell = lstm.step(projected, h, cell)
             out = self.head(self.hidden(h))[:, None]                           # [b, 1, 9]
+            if presence_alone and i > 0:  # at step 0 the state is the zero state already
+                alone = self.head(self.hidden(lstm.step(projected, zero, zero)[0]))[:, None]
+                out = tf.concat([alone[..., :1], out[..., 1:]], axis=-1)
             z_pres, mean, std = self.step_parameters(out, min_scale)
             if callable(min_scale):  # gated by the first box's presence: this one
                 min_scale = min_scale(z_pres)

@@ -197,7 +197,8 @@ RESIDUAL = PRESETS['mnist'].replace(scene_height=20, scene_width=20, patch_size=
 @pytest.mark.parametrize('reads, margin, whole', [('residual', 0.0, False),
                                                   ('residual', 1.5, False),
                                                   ('residual', 1.5, True),
-                                                  ('residual_stateless', 0.0, False)])
+                                                  ('residual_stateless', 0.0, False),
+                                                  ('residual_presence', 1.5, False)])
 def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, reads, margin,
                                                                    whole):
     model = Supair(RESIDUAL.replace(inference_reads=reads, residual_margin=margin,
@@ -208,9 +209,16 @@ def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, 
     monkeypatch.setattr(lstm, 'step', lambda projected, h, c: read.append(projected)
                         or states.append((h.numpy(), c.numpy())) or step(projected, h, c))
     z_pres, mean, _ = (t.numpy() for t in model.inference(images))
-    # Every step starts from the zero state when stateless, from the last step's otherwise.
+    # Every step starts from the zero state when stateless, from the last step's otherwise;
+    # with the presence read apart, each later step reads its residual twice: carried, then
+    # from the zero state.
+    if reads == 'residual_presence':
+        assert len(states) == 2 * RESIDUAL.steps - 1
+        assert all(np.array_equal(a, b) for a, b in zip(read[1::2], read[2::2], strict=True))
+        assert all(not h.any() and not c.any() for h, c in states[2::2])
+        read, states = read[:1] + read[1::2], states[:1] + states[1::2]
     carried = [np.abs(h).max() + np.abs(c).max() > 0 for h, c in states[1:]]
-    assert carried == [reads == 'residual'] * (RESIDUAL.steps - 1)
+    assert carried == [reads != 'residual_stateless'] * (RESIDUAL.steps - 1)
     # Independently: each pixel's centre tested against the earlier boxes at q's means,
     # kept with weight prod_j (1 - z_pres_j [inside box j]).
     keep = np.ones([3, 20, 20])
@@ -219,6 +227,10 @@ def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, 
         seen = (images.numpy()[..., 0] * keep).reshape(3, -1)
         np.testing.assert_allclose(read[i], seen @ lstm.kernel.numpy() + lstm.bias.numpy(),
                                    rtol=1e-4, atol=1e-4)
+        if reads == 'residual_presence':  # what the first step would say of the residual
+            monkeypatch.setattr(lstm, 'step', step)
+            alone = model.inference(tf.constant(seen.reshape(3, 20, 20, 1)))[0][:, 0]
+            np.testing.assert_allclose(z_pres[:, i], alone, rtol=1e-5, atol=1e-6)
         sx, sy, x, y = mean[:, i].T
         inside = ((centres[None, None, :] >= (x - margin)[:, None, None])
                   & (centres[None, None, :] < (x + 8 * sx + margin)[:, None, None])
@@ -229,7 +241,7 @@ def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, 
 
 
 @pytest.mark.parametrize('reads, whole', [('residual', False), ('residual_stateless', False),
-                                         ('residual', True)])
+                                         ('residual', True), ('residual_presence', False)])
 def test_residual_inference_leaves_the_elbo_a_sum_over_the_count(reads, whole):
     """q is still a function of the scene: the ELBO is eq. 9's sum over n of q(n) terms,
     and its first step is the paper's inference net's, weights and all."""
