@@ -63,18 +63,23 @@ def spread(values, scale=100.0, digits=1):
 
 
 def table(runs):
-    """Markdown: per task and model, seeds, last step, held-out and trained accuracy."""
+    """Markdown: per task and model, the finished seeds' last step, held-out and trained
+    accuracy (mean +- std), then one row for each seed still training, alone: a run cut
+    short is not averaged with finished ones."""
     lines = ['| task | model | seeds | last step | held-out count acc. % | trained counts acc. % |',
              '|---|---|---|---|---|---|']
     for task in TASKS:
         for name in sorted({n for n, t in runs if t == task}, key=model_order):
             seeds = runs[(name, task)]
-            last = [int(steps[-1]) for steps, *_ in seeds.values()]
-            partial = any(p for *_, p in seeds.values())
-            lines.append(f'| {task} | {LABELS.get(name, name)} | {", ".join(map(str, seeds))}'
-                         f'{" (training)" if partial else ""} | {min(last):,}-{max(last):,} | '
-                         f'{spread([h[-1] for _, h, _, _ in seeds.values()])} | '
-                         f'{spread([t[-1] for _, _, t, _ in seeds.values()])} |')
+            done = {k: v for k, v in seeds.items() if not v[3]}
+            groups = ([(", ".join(map(str, done)), done)] if done else []) + [
+                (f'{k} (training)', {k: v}) for k, v in seeds.items() if v[3]]
+            for label, group in groups:
+                last = [int(steps[-1]) for steps, *_ in group.values()]
+                lines.append(f'| {task} | {LABELS.get(name, name)} | {label} | '
+                             f'{min(last):,}{f"-{max(last):,}" if len(set(last)) > 1 else ""} | '
+                             f'{spread([h[-1] for _, h, _, _ in group.values()])} | '
+                             f'{spread([t[-1] for _, _, t, _ in group.values()])} |')
     return '\n'.join(lines)
 
 
@@ -101,14 +106,18 @@ def figure(runs, out):
         for k, name in enumerate(names):
             colour = f'C{k}'
             for which, style, part in ((0, '-', 'held-out count'), (1, '--', 'trained counts')):
-                # Each seed thin, as far as it has run; the mean over the steps all reached.
-                for run in runs[(name, task)].values():
-                    ax.plot(run[0], run[1 + which], style, color=colour, alpha=0.3, lw=0.8)
-                steps, rows = curves(runs[(name, task)], which)
-                if not len(steps):
-                    continue
-                ax.plot(steps, rows.mean(0), style, color=colour,
-                        label=f'{LABELS.get(name, name)}, {part}')
+                # Each seed thin, as far as it has run; thick, the mean of the finished
+                # seeds (a model with none yet is named on its thin lines).
+                seeds = runs[(name, task)]
+                finished = {k: v for k, v in seeds.items() if not v[3]}
+                label = f'{LABELS.get(name, name)}, {part}'
+                for run in seeds.values():
+                    ax.plot(run[0], run[1 + which], style, color=colour, alpha=0.3, lw=0.8,
+                            label=None if finished else f'{label} (training)')
+                    label = label if finished else None
+                steps, rows = curves(finished, which) if finished else ((), None)
+                if len(steps):
+                    ax.plot(steps, rows.mean(0), style, color=colour, label=label)
         ax.set(title=title, xlabel='training step', ylabel='count accuracy', ylim=(0, 1.01))
         ax.grid(alpha=0.3)
         if names:

@@ -73,16 +73,19 @@ def test_fig_6s_table_takes_each_runs_last_held_out_and_trained_accuracy(tmp_pat
     write_generalisation_run(tmp_path, 'air_extrapolate_seed0', [0.0, 0.1], [0.5, 0.9])
     write_generalisation_run(tmp_path, 'air_extrapolate_seed1', [0.0, 0.3], [0.5, 0.9])
     write_generalisation_run(partial, 'air_extrapolate_seed1', [0.9], [0.9])   # superseded
+    write_generalisation_run(partial, 'air_extrapolate_seed2', [1.0], [0.4])   # cut short
     write_generalisation_run(partial, 'supair_residual_interpolate_seed2', [0.2, 0.8],
                              [0.6, 0.97])
     runs = generalisation_report.read_runs([str(tmp_path), str(partial)])
     assert set(runs) == {('air', 'extrapolate'), ('supair_residual', 'interpolate')}
     rows = generalisation_report.table(runs).splitlines()[2:]
-    assert rows[0] == ('| extrapolate | AIR | 0, 1 | 200-200 | 20.0 +- 14.1 | 90.0 +- 0.0 |')
-    assert rows[1].startswith('| interpolate | SuPAIR, --inference_reads=residual '
-                              '--residual_margin=2 | 2 '
-                              '(training) | 200-200 | 80.0 | 97.0 |')
-    steps, held = generalisation_report.curves(runs[('air', 'extrapolate')], 0)
+    # The finished seeds averaged, the one still training alone beside them.
+    assert rows[0] == '| extrapolate | AIR | 0, 1 | 200 | 20.0 +- 14.1 | 90.0 +- 0.0 |'
+    assert rows[1] == '| extrapolate | AIR | 2 (training) | 100 | 100.0 | 40.0 |'
+    assert rows[2] == ('| interpolate | SuPAIR, --inference_reads=residual '
+                       '--residual_margin=2 | 2 (training) | 200 | 80.0 | 97.0 |')
+    finished = {k: v for k, v in runs[('air', 'extrapolate')].items() if not v[3]}
+    steps, held = generalisation_report.curves(finished, 0)
     assert list(steps) == [100, 200] and held.tolist() == [[0.0, 0.1], [0.0, 0.3]]
 
 
