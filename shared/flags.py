@@ -126,7 +126,7 @@ flags.DEFINE_enum('inference_reads', None, ['scene', 'residual', 'residual_state
 flags.DEFINE_boolean('residual_whole', None, 'with a residual --inference_reads: '
                      'each earlier box taken out whole, not weighted by its '
                      'z_pres (false)')
-flags.DEFINE_float('residual_margin', None, 'with --inference_reads=residual: pixels around '
+flags.DEFINE_float('residual_margin', None, 'with a residual --inference_reads: pixels around '
                    'each earlier box taken out too (0)', lower_bound=0.0)
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
                    'first step (0.3)', lower_bound=0.0, upper_bound=0.99)
