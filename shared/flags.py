@@ -126,6 +126,9 @@ flags.DEFINE_enum('inference_reads', None, ['scene', 'residual', 'residual_state
 flags.DEFINE_boolean('residual_whole', None, 'with a residual --inference_reads: '
                      'each earlier box taken out whole, not weighted by its '
                      'z_pres (false)')
+flags.DEFINE_boolean('residual_peak', None, 'with a residual --inference_reads: each box '
+                     'centred on the window of the residual holding the most ink (a window of '
+                     'the mean box size), q moving it by at most a quarter of the patch (false)')
 flags.DEFINE_float('residual_margin', None, 'with a residual --inference_reads: pixels around '
                    'each earlier box taken out too (0)', lower_bound=0.0)
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
@@ -187,6 +190,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
              'explore_spread', 'explore_gate', 'explore_gate_each', 'explore_gate_width',
              'average_epochs', 'inference_reads', 'residual_margin', 'residual_whole',
+             'residual_peak',
              'estimator', 'vimco_samples', 'relaxed_temperature', 'relaxed_anneal_steps',
              'air_background')
 

@@ -62,6 +62,8 @@ class SupairConfig(SceneConfig):
     #                                 box taken out too
     residual_whole: bool = False    # and each earlier box taken out whole, not weighted by its
     #                                 z_pres (step i's box counts only where 1..i-1 are there)
+    residual_peak: bool = False     # and each box centred on the most ink the residual holds
+    #                                 in a window of the mean box size, moved by q's offset
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
     explore_steps: int = 936        # and its fall to 0 (four epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object
@@ -113,6 +115,9 @@ class SupairConfig(SceneConfig):
         if self.inference_reads not in INFERENCE_READS:
             raise ValueError(f'inference_reads must be one of {", ".join(INFERENCE_READS)}, '
                              f'got {self.inference_reads!r}')
+        if self.residual_peak and self.inference_reads == 'scene':
+            raise ValueError('residual_peak centres boxes on the residual: it needs a residual '
+                             "inference_reads, got 'scene'")
         if not 0 <= self.explore_gate <= 1:
             raise ValueError(f'explore_gate must be in [0, 1], got {self.explore_gate}')
         if not (math.isfinite(self.explore_spread) and self.explore_spread >= 0):

@@ -127,6 +127,10 @@ class InferenceNet(keras.layers.Layer):
         ``'residual_stateless'``: every step starts from the LSTM's zero state, so that a
         step decides on an object from the residual alone; the state could otherwise learn
         from 0-2-object scenes that a third step never finds anything.
+        ``residual_peak``: each box centred on the window of the residual that holds the most
+        ink (peak_centres), q's position outputs moving it by at most A / 4: where to look
+        next is then where most is left, whatever the count, not a position regressed from
+        the whole scene (trained on 1 and 3 digits, that puts a box between two digits).
         ``'residual_presence'``: the box from the carried state as in 'residual', its
         presence from the zero state's reading of the same residual: whether something is
         left is then one function of what is left, the same at every step, and cannot learn
@@ -144,10 +148,12 @@ class InferenceNet(keras.layers.Layer):
         fresh = c.inference_reads == 'residual_stateless'
         presence_alone = c.inference_reads == 'residual_presence'
         zero = tf.zeros_like(h)
+        window = round(c.patch_size * (c.min_obj_scale + c.max_obj_scale) / 2)
         for i in range(c.steps):
             if fresh:
                 h = cell = zero
-            seen = tf.reshape(images * keep[..., None], tf.shape(flat))
+            seen_image = images * keep[..., None]
+            seen = tf.reshape(seen_image, tf.shape(flat))
             projected = tf.matmul(seen, lstm.kernel) + lstm.bias
             h, cell = lstm.step(projected, h, cell)
             out = self.head(self.hidden(h))[:, None]                           # [b, 1, 9]
@@ -155,6 +161,8 @@ class InferenceNet(keras.layers.Layer):
                 alone = self.head(self.hidden(lstm.step(projected, zero, zero)[0]))[:, None]
                 out = tf.concat([alone[..., :1], out[..., 1:]], axis=-1)
             z_pres, mean, std = self.step_parameters(out, min_scale)
+            if c.residual_peak:
+                mean = self.centred_on_peak(mean, peak_centres(seen_image, window))
             if callable(min_scale):  # gated by the first box's presence: this one
                 min_scale = min_scale(z_pres)
             steps.append((z_pres, mean, std))
@@ -165,3 +173,27 @@ class InferenceNet(keras.layers.Layer):
             taken = 1.0 if c.residual_whole else z_pres[:, :, None]
             keep *= tf.stop_gradient(1.0 - taken * tf.cast(inside, tf.float32))
         return tuple(tf.concat(parts, axis=1) for parts in zip(*steps, strict=True))
+
+    def centred_on_peak(self, mean, centre):
+        """``residual_peak``: q's box means ``[b, 1, 4]`` with each box centred on ``centre``
+        ``[b, 2]`` (x, y in pixels), moved by an offset of at most a quarter of the patch
+        that q's position outputs now give (their midpoint: no offset)."""
+        c = self.config
+        size = c.patch_size * mean[..., :2]                                   # [b, 1, 2]
+        span = tf.constant([0.9 * c.scene_width, 0.9 * c.scene_height])
+        offset = (mean[..., 2:4] / span - 0.5) * (c.patch_size / 2)          # +- A / 4
+        return tf.concat([mean[..., :2], centre[:, None] - size / 2 + offset], -1)
+
+
+def peak_centres(images, window):
+    """The centre (x, y) in pixels ``[b, 2]`` of the ``window`` x ``window`` square of
+    ``images [b, H, W, C]`` that holds the most ink (summed over channels; the square's
+    centre pixel, windows at the edges counting only the canvas; the first of equal
+    ones in row-major order). No gradient: it is where q looks, not a parameter."""
+    ink = tf.reduce_sum(tf.stop_gradient(images), axis=-1, keepdims=True)   # [b, H, W, 1]
+    ones = tf.ones([window, 1, 1, 1])
+    sums = tf.nn.conv2d(ink, ones, 1, 'SAME')
+    sums = tf.nn.conv2d(sums, tf.transpose(ones, [1, 0, 2, 3]), 1, 'SAME')[..., 0]
+    width = tf.shape(sums)[2]
+    best = tf.argmax(tf.reshape(sums, [tf.shape(sums)[0], -1]), axis=1, output_type=tf.int32)
+    return tf.cast(tf.stack([best % width, best // width], -1), tf.float32) + 0.5

@@ -240,6 +240,52 @@ def test_residual_inference_reads_the_scene_less_the_earlier_boxes(monkeypatch, 
     assert (keep < 1).any()   # the boxes took something out
 
 
+def test_the_peak_is_the_window_holding_the_most_ink():
+    from supair_tf.inference import peak_centres
+    images = np.random.default_rng(4).uniform(size=[5, 12, 15, 2]).astype(np.float32) ** 4
+    got = peak_centres(tf.constant(images), 5).numpy()
+    ink = np.pad(images.sum(-1), [[0, 0], [2, 2], [2, 2]])         # windows past the edge
+    for b in range(5):
+        sums = np.array([[ink[b, r:r + 5, q:q + 5].sum() for q in range(15)] for r in range(12)])
+        r, q = np.unravel_index(np.argmax(sums), sums.shape)
+        np.testing.assert_array_equal(got[b], [q + 0.5, r + 0.5])
+
+
+def test_a_peak_without_a_residual_is_refused():
+    with pytest.raises(ValueError, match='residual_peak .* needs a residual inference_reads'):
+        RESIDUAL.replace(inference_reads='scene', residual_peak=True).validate()
+    RESIDUAL.replace(residual_peak=True).validate()
+
+
+@pytest.mark.parametrize('reads', ['residual', 'residual_presence'])
+def test_a_peak_box_sits_within_a_quarter_patch_of_its_residuals_peak(reads):
+    """Each box's centre is its step's residual peak (computed here from the boxes before
+    it) moved by at most A / 4, whatever the count of objects in the scene."""
+    config = RESIDUAL.replace(inference_reads=reads, residual_peak=True, residual_margin=1.0,
+                              residual_whole=True)
+    model = Supair(config, seed=3, jit_compile=False)
+    images = np.zeros([4, 20, 20, 1], np.float32)
+    for b, corners in enumerate([[(2, 3)], [(2, 3), (12, 12)], [(12, 2), (3, 12), (11, 11)],
+                                 []]):
+        for y, x in corners:
+            images[b, y:y + 5, x:x + 5] = 1.0
+    _, mean, _ = (t.numpy() for t in model.inference(tf.constant(images)))
+    keep, centres, window = np.ones([4, 20, 20]), np.arange(20) + 0.5, round(8 * 0.6)
+    ink = np.pad(images[..., 0], [[0, 0], [2, 2], [2, 2]])
+    for i in range(config.steps):
+        sums = np.stack([[[(ink[b] * np.pad(keep[b], 2))[r:r + window, q:q + window].sum()
+                           for q in range(20)] for r in range(20)] for b in range(4)])
+        rows, cols = np.unravel_index(np.argmax(sums.reshape(4, -1), axis=1), (20, 20))
+        sx, sy, x, y = mean[:, i].T
+        moved = np.stack([x + 4 * sx - cols - 0.5, y + 4 * sy - rows - 0.5], 1)
+        assert np.abs(moved).max() <= 8 / 4 + 1e-4
+        inside = ((centres[None, None, :] >= (x - 1)[:, None, None])
+                  & (centres[None, None, :] < (x + 8 * sx + 1)[:, None, None])
+                  & (centres[None, :, None] >= (y - 1)[:, None, None])
+                  & (centres[None, :, None] < (y + 8 * sy + 1)[:, None, None]))
+        keep = keep * (1.0 - inside)
+
+
 @pytest.mark.parametrize('reads, whole', [('residual', False), ('residual_stateless', False),
                                          ('residual', True), ('residual_presence', False)])
 def test_residual_inference_leaves_the_elbo_a_sum_over_the_count(reads, whole):
