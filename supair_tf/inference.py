@@ -190,10 +190,21 @@ def peak_centres(images, window):
     ``images [b, H, W, C]`` that holds the most ink (summed over channels; the square's
     centre pixel, windows at the edges counting only the canvas; the first of equal
     ones in row-major order). No gradient: it is where q looks, not a parameter."""
-    ink = tf.reduce_sum(tf.stop_gradient(images), axis=-1, keepdims=True)   # [b, H, W, 1]
-    ones = tf.ones([window, 1, 1, 1])
-    sums = tf.nn.conv2d(ink, ones, 1, 'SAME')
-    sums = tf.nn.conv2d(sums, tf.transpose(ones, [1, 0, 2, 3]), 1, 'SAME')[..., 0]
+    ink = tf.reduce_sum(tf.stop_gradient(images), axis=-1)                  # [b, H, W]
+    sums = _window_sums(_window_sums(ink, window, axis=1), window, axis=2)
     width = tf.shape(sums)[2]
     best = tf.argmax(tf.reshape(sums, [tf.shape(sums)[0], -1]), axis=1, output_type=tf.int32)
     return tf.cast(tf.stack([best % width, best // width], -1), tf.float32) + 0.5
+
+
+def _window_sums(x, window, axis):
+    """Sums of ``window`` neighbours along ``axis`` of ``x [b, H, W]``, centred as a 'SAME'
+    convolution (the canvas padded with zeros): differences of a running sum."""
+    before = (window - 1) // 2
+    pad = [[0, 0]] * 3
+    pad[axis] = [before + 1, window - 1 - before]
+    running = tf.cumsum(tf.pad(x, pad), axis=axis)
+    size = tf.shape(x)[axis]
+    ahead = tf.gather(running, tf.range(window, window + size), axis=axis)
+    behind = tf.gather(running, tf.range(size), axis=axis)
+    return ahead - behind
