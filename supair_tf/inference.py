@@ -128,9 +128,10 @@ class InferenceNet(keras.layers.Layer):
         step decides on an object from the residual alone; the state could otherwise learn
         from 0-2-object scenes that a third step never finds anything.
         ``residual_peak``: each box centred on the window of the residual (the least box's
-        width) that holds the most ink (peak_centres), q's position outputs moving it by at most A / 4: where to look
-        next is then where most is left, whatever the count, not a position regressed from
-        the whole scene (trained on 1 and 3 digits, that puts a box between two digits).
+        width) that holds the most ink (peak_centres), q's position outputs moving it by at
+        most A / 4: where to look next is then where most is left, whatever the count, not
+        a position regressed from the whole scene (trained on 1 and 3 digits, that puts a
+        box between two digits).
         ``'residual_presence'``: the box from the carried state as in 'residual', its
         presence from the zero state's reading of the same residual: whether something is
         left is then one function of what is left, the same at every step, and cannot learn
