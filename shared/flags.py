@@ -128,7 +128,7 @@ flags.DEFINE_boolean('residual_whole', None, 'with a residual --inference_reads:
                      'z_pres (false)')
 flags.DEFINE_boolean('residual_peak', None, 'with a residual --inference_reads: each box '
                      'centred on the window of the residual holding the most ink (a window of '
-                     'the least box size), q moving it by at most a quarter of the patch (false)')
+                     'the mean box size), q moving it by at most a quarter of the patch (false)')
 flags.DEFINE_float('residual_margin', None, 'with a residual --inference_reads: pixels around '
                    'each earlier box taken out too (0)', lower_bound=0.0)
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '

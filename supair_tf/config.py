@@ -63,7 +63,7 @@ class SupairConfig(SceneConfig):
     residual_whole: bool = False    # and each earlier box taken out whole, not weighted by its
     #                                 z_pres (step i's box counts only where 1..i-1 are there)
     residual_peak: bool = False     # and each box centred on the most ink the residual holds
-    #                                 in a window of the least box size, moved by q's offset
+    #                                 in a window of the mean box size, moved by q's offset
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
     explore_steps: int = 936        # and its fall to 0 (four epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object

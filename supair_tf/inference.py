@@ -127,7 +127,7 @@ class InferenceNet(keras.layers.Layer):
         ``'residual_stateless'``: every step starts from the LSTM's zero state, so that a
         step decides on an object from the residual alone; the state could otherwise learn
         from 0-2-object scenes that a third step never finds anything.
-        ``residual_peak``: each box centred on the window of the residual (the least box's
+        ``residual_peak``: each box centred on the window of the residual (the mean box's
         width) that holds the most ink (peak_centres), q's position outputs moving it by at
         most A / 4: where to look next is then where most is left, whatever the count, not
         a position regressed from the whole scene (trained on 1 and 3 digits, that puts a
@@ -149,7 +149,7 @@ class InferenceNet(keras.layers.Layer):
         fresh = c.inference_reads == 'residual_stateless'
         presence_alone = c.inference_reads == 'residual_presence'
         zero = tf.zeros_like(h)
-        window = round(c.patch_size * c.min_obj_scale)
+        window = round(c.patch_size * (c.min_obj_scale + c.max_obj_scale) / 2)
         for i in range(c.steps):
             if fresh:
                 h = cell = zero
