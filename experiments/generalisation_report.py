@@ -26,7 +26,9 @@ import numpy as np
 TASKS = {'extrapolate': 'Extrapolation: trained on 0-2 digits, 3 held out',
          'interpolate': 'Interpolation: trained on 0, 1, 3 digits, 2 held out'}
 LABELS = {'air': 'AIR', 'dair': 'DAIR', 'supair': 'SuPAIR',
-          'supair_residual': 'SuPAIR, --inference_reads=residual --residual_margin=2'}
+          'supair_residual': 'SuPAIR, --inference_reads=residual --residual_margin=2',
+          'supair_residual_peak': 'SuPAIR, --inference_reads=residual_presence '
+                                  '--residual_peak --residual_margin=2'}
 PATTERN = re.compile(r'^(?P<name>[a-z_]+?)_(?P<task>extrapolate|interpolate)_seed(?P<seed>\d+)'
                      r'_metrics\.csv$')
 

@@ -119,6 +119,11 @@ for task in extrapolate interpolate; do
     run "supair_${task}_seed$seed" --dataset=mnist --seed="$seed" $(task_counts "$task")
     run "supair_residual_${task}_seed$seed" --dataset=mnist --seed="$seed" \
       --inference_reads=residual --residual_margin=2 $(task_counts "$task")
+    # Boxes centred on the residual's ink peak, presence read apart (the 5-epoch screens'
+    # best on interpolation, 86.5% of 2-digit scenes; docs/generalisation_study.md).
+    run "supair_residual_peak_${task}_seed$seed" --dataset=mnist --seed="$seed" \
+      --inference_reads=residual_presence --residual_peak --residual_margin=2 \
+      $(task_counts "$task")
   done
 done
 # Many objects on larger canvases (issue 53): SuPAIR with the presets' procedure, three
