@@ -10,8 +10,8 @@ from results/experiments/generalisation/partial/ and marked so. Prints a Markdow
 (the last evaluation of each run: mean +- std over seeds of ``heldout_count_acc`` and
 ``test_count_acc``) and draws one panel per task, accuracy against training steps, a
 solid line per model for the held-out count and a dashed one for the trained counts
-(mean over the steps every seed reached, bold; each seed thin, as far as it has run).
-Needs matplotlib (requirements-bench.txt).
+(bold: the mean of the finished seeds over the steps they all reached; each seed thin, as
+far as it has run). Needs matplotlib (requirements-bench.txt).
 """
 
 import argparse
@@ -64,6 +64,11 @@ def spread(values, scale=100.0, digits=1):
     return f'{values.mean():.{digits}f} +- {values.std(ddof=1):.{digits}f}'
 
 
+def finished(seeds):
+    """The seeds ``{seed: (steps, heldout, trained, partial)}`` whose runs have ended."""
+    return {k: v for k, v in seeds.items() if not v[3]}
+
+
 def table(runs):
     """Markdown: per task and model, the finished seeds' last step, held-out and trained
     accuracy (mean +- std), then one row for each seed still training, alone: a run cut
@@ -73,7 +78,7 @@ def table(runs):
     for task in TASKS:
         for name in sorted({n for n, t in runs if t == task}, key=model_order):
             seeds = runs[(name, task)]
-            done = {k: v for k, v in seeds.items() if not v[3]}
+            done = finished(seeds)
             groups = ([(", ".join(map(str, done)), done)] if done else []) + [
                 (f'{k} (training)', {k: v}) for k, v in seeds.items() if v[3]]
             for label, group in groups:
@@ -109,15 +114,13 @@ def figure(runs, out):
             colour = f'C{k}'
             for which, style, part in ((0, '-', 'held-out count'), (1, '--', 'trained counts')):
                 # Each seed thin, as far as it has run; thick, the mean of the finished
-                # seeds (a model with none yet is named on its thin lines).
-                seeds = runs[(name, task)]
-                finished = {k: v for k, v in seeds.items() if not v[3]}
-                label = f'{LABELS.get(name, name)}, {part}'
-                for run in seeds.values():
+                # seeds (a model with none yet is named on its first thin line).
+                seeds, label = runs[(name, task)], f'{LABELS.get(name, name)}, {part}'
+                done = finished(seeds)
+                for j, run in enumerate(seeds.values()):
                     ax.plot(run[0], run[1 + which], style, color=colour, alpha=0.3, lw=0.8,
-                            label=None if finished else f'{label} (training)')
-                    label = label if finished else None
-                steps, rows = curves(finished, which) if finished else ((), None)
+                            label=f'{label} (training)' if not done and j == 0 else None)
+                steps, rows = curves(done, which) if done else ((), None)
                 if len(steps):
                     ax.plot(steps, rows.mean(0), style, color=colour, label=label)
         ax.set(title=title, xlabel='training step', ylabel='count accuracy', ylim=(0, 1.01))
