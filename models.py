@@ -17,7 +17,8 @@ register('supair', ModelKind(
                'bg_var_range', 'patch_size', 'structure_seed', 'procedure', 'explore_floor',
                'explore_steps', 'overlap_warmup', 'explore_min_scale', 'explore_spread',
                'explore_gate', 'explore_gate_each', 'explore_gate_width', 'average_epochs',
-               'inference_reads', 'residual_margin', 'residual_whole', 'residual_peak'),
+               'inference_reads', 'residual_margin', 'residual_whole', 'residual_peak',
+               'residual_peak_window'),
     # A folder trained with the authors' procedure (the presets' default before explore)
     # resumes with it; the explore settings and N_max: a folder keeps those it was made with.
     inherited=('steps', 'structure_seed', 'data_order', 'procedure', 'explore_floor',

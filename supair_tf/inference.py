@@ -128,10 +128,10 @@ class InferenceNet(keras.layers.Layer):
         step decides on an object from the residual alone; the state could otherwise learn
         from 0-2-object scenes that a third step never finds anything.
         ``residual_peak``: each box centred on the window of the residual (the mean box's
-        width) that holds the most ink (peak_centres), q's position outputs moving it by at
-        most A / 4: where to look next is then where most is left, whatever the count, not
-        a position regressed from the whole scene (trained on 1 and 3 digits, that puts a
-        box between two digits).
+        width, or ``residual_peak_window`` pixels) that holds the most ink (peak_centres),
+        q's position outputs moving it by at most A / 4: where to look next is then where
+        most is left, whatever the count, not a position regressed from the whole scene
+        (trained on 1 and 3 digits, that puts a box between two digits).
         ``'residual_presence'``: the box from the carried state as in 'residual', its
         presence from the zero state's reading of the same residual: whether something is
         left is then one function of what is left, the same at every step, and cannot learn
@@ -149,7 +149,8 @@ class InferenceNet(keras.layers.Layer):
         fresh = c.inference_reads == 'residual_stateless'
         presence_alone = c.inference_reads == 'residual_presence'
         zero = tf.zeros_like(h)
-        window = round(c.patch_size * (c.min_obj_scale + c.max_obj_scale) / 2)
+        window = (c.residual_peak_window
+                  or round(c.patch_size * (c.min_obj_scale + c.max_obj_scale) / 2))
         for i in range(c.steps):
             if fresh:
                 h = cell = zero

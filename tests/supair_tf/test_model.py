@@ -255,14 +255,18 @@ def test_a_peak_without_a_residual_is_refused():
     with pytest.raises(ValueError, match='residual_peak .* needs a residual inference_reads'):
         RESIDUAL.replace(inference_reads='scene', residual_peak=True).validate()
     RESIDUAL.replace(residual_peak=True).validate()
+    with pytest.raises(ValueError, match='residual_peak_window .* needs residual_peak'):
+        RESIDUAL.replace(residual_peak_window=5).validate()
 
 
-@pytest.mark.parametrize('reads', ['residual', 'residual_presence'])
-def test_a_peak_box_sits_within_a_quarter_patch_of_its_residuals_peak(reads):
+@pytest.mark.parametrize('reads, chosen', [('residual', 0), ('residual_presence', 0),
+                                           ('residual', 3)])
+def test_a_peak_box_sits_within_a_quarter_patch_of_its_residuals_peak(reads, chosen):
     """Each box's centre is its step's residual peak (computed here from the boxes before
-    it) moved by at most A / 4, whatever the count of objects in the scene."""
+    it, in a window of the mean box width or of ``residual_peak_window``) moved by at most
+    A / 4, whatever the count of objects in the scene."""
     config = RESIDUAL.replace(inference_reads=reads, residual_peak=True, residual_margin=1.0,
-                              residual_whole=True)
+                              residual_whole=True, residual_peak_window=chosen)
     model = Supair(config, seed=3, jit_compile=False)
     images = np.zeros([4, 20, 20, 1], np.float32)
     for b, corners in enumerate([[(2, 3)], [(2, 3), (12, 12)], [(12, 2), (3, 12), (11, 11)],
@@ -270,10 +274,11 @@ def test_a_peak_box_sits_within_a_quarter_patch_of_its_residuals_peak(reads):
         for y, x in corners:
             images[b, y:y + 5, x:x + 5] = 1.0
     _, mean, _ = (t.numpy() for t in model.inference(tf.constant(images)))
-    keep, centres, window = np.ones([4, 20, 20]), np.arange(20) + 0.5, round(8 * 0.6)
-    ink = np.pad(images[..., 0], [[0, 0], [2, 2], [2, 2]])
+    keep, centres, window = np.ones([4, 20, 20]), np.arange(20) + 0.5, chosen or round(8 * 0.6)
+    pad = [(window - 1) // 2, window // 2]                       # a window centred on its pixel
+    ink = np.pad(images[..., 0], [[0, 0], pad, pad])
     for i in range(config.steps):
-        sums = np.stack([[[(ink[b] * np.pad(keep[b], 2))[r:r + window, q:q + window].sum()
+        sums = np.stack([[[(ink[b] * np.pad(keep[b], pad))[r:r + window, q:q + window].sum()
                            for q in range(20)] for r in range(20)] for b in range(4)])
         rows, cols = np.unravel_index(np.argmax(sums.reshape(4, -1), axis=1), (20, 20))
         sx, sy, x, y = mean[:, i].T
