@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import generalisation_report  # noqa: E402
 import many_objects_report  # noqa: E402
 import objects_as_features  # noqa: E402
+import peak_windows  # noqa: E402
 import seeds_report  # noqa: E402
 
 
@@ -157,3 +158,19 @@ def test_objects_as_features_goes_on_where_a_stopped_study_stopped(tmp_path, mon
     assert len(calls) == (len(first) - 3) * 2
     assert {k: again[k] for k in kept} == kept
     assert objects_as_features.read_results(saved) == again
+
+
+def test_the_peak_pursuit_finds_apart_squares_and_misses_touching_ones_in_a_wide_window():
+    """Two 5-px squares apart, and two side by side: a window of their size puts each
+    step's peak on a square's centre; one twice as wide puts the first peak of the
+    touching pair between them, farther than ``near`` from either."""
+    images = np.zeros([2, 20, 20, 1], np.float32)
+    boxes = np.zeros([2, 3, 4], np.float32)
+    for b, squares in enumerate([[(2, 2), (12, 12)], [(5, 2), (5, 7)]]):
+        for k, (y, x) in enumerate(squares):
+            images[b, y:y + 5, x:x + 5] = 1.0
+            boxes[b, k] = y, x, y + 5, x + 5
+    found, distance = peak_windows.pursue(images, boxes, 2, 5, 0, 0.5)
+    assert found.all() and np.allclose(distance, 0)
+    found, distance = peak_windows.pursue(images, boxes, 2, 10, 0, 0.5)
+    assert not found[1] and distance.max() > 2
