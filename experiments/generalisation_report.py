@@ -28,8 +28,11 @@ TASKS = {'extrapolate': 'Extrapolation: trained on 0-2 digits, 3 held out',
 LABELS = {'air': 'AIR', 'dair': 'DAIR', 'supair': 'SuPAIR',
           'supair_residual': 'SuPAIR, --inference_reads=residual --residual_margin=2',
           'supair_residual_peak': 'SuPAIR, --inference_reads=residual_presence '
-                                  '--residual_peak --residual_margin=2'}
-PATTERN = re.compile(r'^(?P<name>[a-z_]+?)_(?P<task>extrapolate|interpolate)_seed(?P<seed>\d+)'
+                                  '--residual_peak --residual_margin=2',
+          'supair_residual_peak13': 'SuPAIR, --inference_reads=residual_presence '
+                                    '--residual_peak --residual_peak_window=13 '
+                                    '--residual_margin=2'}
+PATTERN = re.compile(r'^(?P<name>[a-z0-9_]+?)_(?P<task>extrapolate|interpolate)_seed(?P<seed>\d+)'
                      r'_metrics\.csv$')
 
 

@@ -124,6 +124,11 @@ for task in extrapolate interpolate; do
     run "supair_residual_peak_${task}_seed$seed" --dataset=mnist --seed="$seed" \
       --inference_reads=residual_presence --residual_peak --residual_margin=2 \
       $(task_counts "$task")
+    # The same with a 13-px window, about a digit's size (17 px puts a peak between two
+    # touching digits; experiments/peak_windows.py, docs/generalisation_study.md).
+    run "supair_residual_peak13_${task}_seed$seed" --dataset=mnist --seed="$seed" \
+      --inference_reads=residual_presence --residual_peak --residual_peak_window=13 \
+      --residual_margin=2 $(task_counts "$task")
   done
 done
 # Many objects on larger canvases (issue 53): SuPAIR with the presets' procedure, three
