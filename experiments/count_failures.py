@@ -25,15 +25,19 @@ from experiments.run_model import load_model  # noqa: E402
 from supair_tf.elbo import log_joint_by_count  # noqa: E402
 from supair_tf.generation import boxes_from_where  # noqa: E402
 
-flags.DEFINE_string('run_dir', None, 'a SuPAIR run folder with a checkpoint', required=True)
-flags.DEFINE_string('data_dir', '~/.cache/supair', 'built data sets')
-flags.DEFINE_string('mnist_dir', None, 'MNIST IDX files')
-flags.DEFINE_integer('test_scenes', 4000, 'first N test scenes')
-flags.DEFINE_integer('count', 2, 'the true count whose failures are drawn')
-flags.DEFINE_integer('shown', 24, 'failures drawn')
-flags.DEFINE_string('out', None, 'the picture (.png); none: figures only')
 FLAGS = flags.FLAGS
 COLOURS = ((255, 64, 64), (64, 255, 64), (64, 224, 255), (255, 224, 64), (255, 64, 255))
+
+
+def define_flags():
+    """The script's flags, defined only when it runs (run.py's share names with them)."""
+    flags.DEFINE_string('run_dir', None, 'a SuPAIR run folder with a checkpoint', required=True)
+    flags.DEFINE_string('data_dir', '~/.cache/supair', 'built data sets')
+    flags.DEFINE_string('mnist_dir', None, 'MNIST IDX files')
+    flags.DEFINE_integer('test_scenes', 4000, 'first N test scenes')
+    flags.DEFINE_integer('count', 2, 'the true count whose failures are drawn')
+    flags.DEFINE_integer('shown', 24, 'failures drawn')
+    flags.DEFINE_string('out', None, 'the picture (.png); none: figures only')
 
 
 def counts_of(model, images, batch=250):
@@ -93,4 +97,5 @@ def main(_):
 
 
 if __name__ == '__main__':
+    define_flags()
     app.run(main)

@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'experiments'))
+import count_failures  # noqa: E402
 import generalisation_report  # noqa: E402
 import many_objects_report  # noqa: E402
 import objects_as_features  # noqa: E402
@@ -174,3 +175,28 @@ def test_the_peak_pursuit_finds_apart_squares_and_misses_touching_ones_in_a_wide
     assert found.all() and np.allclose(distance, 0)
     found, distance = peak_windows.pursue(images, boxes, 2, 10, 0, 0.5)
     assert not found[1] and distance.max() > 2
+
+
+def test_count_failures_counts_as_detect_and_draws_each_present_box_in_its_colour(tmp_path):
+    """q's count is the served ``detect``'s; the model's is a count it can have; in the
+    picture each present box's corner is in its step's colour, an absent one's grey."""
+    from supair_tf import PRESETS, Supair
+    config = PRESETS['mnist'].replace(scene_height=20, scene_width=20, patch_size=8,
+                                      lstm_units=8)
+    model = Supair(config, seed=1, jit_compile=False)
+    images = np.random.default_rng(0).uniform(size=[5, 20, 20, 1]).astype(np.float32) ** 3
+    found = count_failures.counts_of(model, images, batch=2)
+    detected = model.detect(images)
+    np.testing.assert_array_equal(found['q'], detected.count)
+    assert ((found['model'] >= 0) & (found['model'] <= config.steps)).all()
+    # the picture, from boxes set by hand: the first present, the second absent
+    z_pres = np.array([[0.9, 0.2, 0.1]] * 5, np.float32)
+    boxes = np.array([[[4, 10, 14, 18], [8, 12, 18, 19], [0, 0, 0, 0]]] * 5, np.float32)
+    path = str(tmp_path / 'failures.png')
+    count_failures.draw(images, z_pres, boxes, path, scale=3, per_row=4)
+    from PIL import Image
+    picture = np.asarray(Image.open(path))
+    assert picture.shape == (2 * 60, 4 * 60, 3)                # 5 tiles in rows of 4
+    np.testing.assert_array_equal(picture[12, 30], count_failures.COLOURS[0])
+    np.testing.assert_array_equal(picture[24, 36], (128, 128, 128))
+    np.testing.assert_array_equal(picture[60 + 12, 30], count_failures.COLOURS[0])
