@@ -132,6 +132,9 @@ flags.DEFINE_boolean('residual_peak', None, 'with a residual --inference_reads: 
 flags.DEFINE_integer('residual_peak_window', None, 'with --residual_peak: the side in pixels '
                      'of the window whose ink places each box (0: the mean box width, 17 '
                      'on Multi-MNIST)', lower_bound=0)
+flags.DEFINE_float('residual_peak_margin', None, 'with --residual_peak: pixels around each '
+                   'earlier box, beyond --residual_margin, where no later peak is sought (0)',
+                   lower_bound=0.0)
 flags.DEFINE_float('residual_margin', None, 'with a residual --inference_reads: pixels around '
                    'each earlier box taken out too (0)', lower_bound=0.0)
 flags.DEFINE_float('explore_floor', None, 'with --procedure=explore: the least z_pres at the '
@@ -193,7 +196,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'explore_steps', 'overlap_warmup', 'explore_min_scale',
              'explore_spread', 'explore_gate', 'explore_gate_each', 'explore_gate_width',
              'average_epochs', 'inference_reads', 'residual_margin', 'residual_whole',
-             'residual_peak', 'residual_peak_window',
+             'residual_peak', 'residual_peak_window', 'residual_peak_margin',
              'estimator', 'vimco_samples', 'relaxed_temperature', 'relaxed_anneal_steps',
              'air_background')
 

@@ -66,6 +66,8 @@ class SupairConfig(SceneConfig):
     #                                 in a window of the mean box size, moved by q's offset
     residual_peak_window: int = 0   # residual_peak: that window's side in pixels (0: the
     #                                 mean box width)
+    residual_peak_margin: float = 0.0  # residual_peak: pixels around each earlier box left
+    #                                    out of the peak search beyond residual_margin's
     explore_floor: float = 0.3      # the least z_pres at step 0 under procedure='explore'
     explore_steps: int = 936        # and its fall to 0 (four epochs of the MNIST sets at 256)
     overlap_warmup: int = 0         # explore: steps over which log(overlap_rate) per object
@@ -120,11 +122,11 @@ class SupairConfig(SceneConfig):
         if self.residual_peak and self.inference_reads == 'scene':
             raise ValueError('residual_peak centres boxes on the residual: it needs a residual '
                              "inference_reads, got 'scene'")
-        if self.residual_peak_window < 0 or (self.residual_peak_window
-                                             and not self.residual_peak):
-            raise ValueError('residual_peak_window must be >= 0 and needs residual_peak, got '
-                             f'{self.residual_peak_window} with residual_peak='
-                             f'{self.residual_peak}')
+        for name in ('residual_peak_window', 'residual_peak_margin'):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0) or (value and not self.residual_peak):
+                raise ValueError(f'{name} must be >= 0 and needs residual_peak, got {value} '
+                                 f'with residual_peak={self.residual_peak}')
         if not 0 <= self.explore_gate <= 1:
             raise ValueError(f'explore_gate must be in [0, 1], got {self.explore_gate}')
         if not (math.isfinite(self.explore_spread) and self.explore_spread >= 0):

@@ -129,6 +129,8 @@ class InferenceNet(keras.layers.Layer):
         from 0-2-object scenes that a third step never finds anything.
         ``residual_peak``: each box centred on the window of the residual (the mean box's
         width, or ``residual_peak_window`` pixels) that holds the most ink (peak_centres),
+        the earlier boxes left out of that search with ``residual_peak_margin`` more pixels
+        around them (what a tight box leaves of its object is not a new peak),
         q's position outputs moving it by at most A / 4: where to look next is then where
         most is left, whatever the count, not a position regressed from the whole scene
         (trained on 1 and 3 digits, that puts a box between two digits).
@@ -141,9 +143,8 @@ class InferenceNet(keras.layers.Layer):
         lstm = self.lstm
         if not lstm.built:  # its weights first, as the scene's pass makes them
             lstm.build(flat.shape)
-        rows = tf.range(c.scene_height, dtype=tf.float32)[None, :, None] + 0.5
-        cols = tf.range(c.scene_width, dtype=tf.float32)[None, None, :] + 0.5
         keep = tf.ones_like(images[..., 0])                                   # [b, H, W]
+        searched = keep                                   # where the next peak may lie
         h = cell = tf.zeros([tf.shape(images)[0], lstm.units])
         steps = []
         fresh = c.inference_reads == 'residual_stateless'
@@ -164,16 +165,16 @@ class InferenceNet(keras.layers.Layer):
                 out = tf.concat([alone[..., :1], out[..., 1:]], axis=-1)
             z_pres, mean, std = self.step_parameters(out, min_scale)
             if c.residual_peak:
-                mean = self.centred_on_peak(mean, peak_centres(seen_image, window))
+                mean = self.centred_on_peak(
+                    mean, peak_centres(images * (keep * searched)[..., None], window))
             if callable(min_scale):  # gated by the first box's presence: this one
                 min_scale = min_scale(z_pres)
             steps.append((z_pres, mean, std))
-            sx, sy, x, y = (mean[:, 0, j, None, None] for j in range(4))
-            m = c.residual_margin
-            inside = ((cols >= x - m) & (cols < x + c.patch_size * sx + m)
-                      & (rows >= y - m) & (rows < y + c.patch_size * sy + m))
             taken = 1.0 if c.residual_whole else z_pres[:, :, None]
-            keep *= tf.stop_gradient(1.0 - taken * tf.cast(inside, tf.float32))
+            keep *= tf.stop_gradient(1.0 - taken * box_mask(mean, c.residual_margin, c))
+            if c.residual_peak_margin:
+                wider = box_mask(mean, c.residual_margin + c.residual_peak_margin, c)
+                searched *= tf.stop_gradient(1.0 - taken * wider)
         return tuple(tf.concat(parts, axis=1) for parts in zip(*steps, strict=True))
 
     def centred_on_peak(self, mean, centre):
@@ -185,6 +186,17 @@ class InferenceNet(keras.layers.Layer):
         span = tf.constant([0.9 * c.scene_width, 0.9 * c.scene_height])
         offset = (mean[..., 2:4] / span - 0.5) * (c.patch_size / 2)          # +- A / 4
         return tf.concat([mean[..., :2], centre[:, None] - size / 2 + offset], -1)
+
+
+def box_mask(mean, margin, config):
+    """1 at the pixels (by their centres) inside the boxes ``mean [b, 1, 4]`` (sx, sy, x, y)
+    widened by ``margin`` pixels on every side, else 0 ``[b, H, W]``."""
+    rows = tf.range(config.scene_height, dtype=tf.float32)[None, :, None] + 0.5
+    cols = tf.range(config.scene_width, dtype=tf.float32)[None, None, :] + 0.5
+    sx, sy, x, y = (mean[:, 0, j, None, None] for j in range(4))
+    a = config.patch_size
+    return tf.cast((cols >= x - margin) & (cols < x + a * sx + margin)
+                   & (rows >= y - margin) & (rows < y + a * sy + margin), tf.float32)
 
 
 def peak_centres(images, window):

@@ -257,16 +257,20 @@ def test_a_peak_without_a_residual_is_refused():
     RESIDUAL.replace(residual_peak=True).validate()
     with pytest.raises(ValueError, match='residual_peak_window .* needs residual_peak'):
         RESIDUAL.replace(residual_peak_window=5).validate()
+    with pytest.raises(ValueError, match='residual_peak_margin .* needs residual_peak'):
+        RESIDUAL.replace(residual_peak_margin=2.0).validate()
 
 
-@pytest.mark.parametrize('reads, chosen', [('residual', 0), ('residual_presence', 0),
-                                           ('residual', 3)])
-def test_a_peak_box_sits_within_a_quarter_patch_of_its_residuals_peak(reads, chosen):
+@pytest.mark.parametrize('reads, chosen, beyond', [('residual', 0, 0), ('residual_presence', 0, 0),
+                                                   ('residual', 3, 0), ('residual', 0, 2.5)])
+def test_a_peak_box_sits_within_a_quarter_patch_of_its_residuals_peak(reads, chosen, beyond):
     """Each box's centre is its step's residual peak (computed here from the boxes before
-    it, in a window of the mean box width or of ``residual_peak_window``) moved by at most
-    A / 4, whatever the count of objects in the scene."""
+    it, in a window of the mean box width or of ``residual_peak_window``, each earlier box
+    left out of the search with ``residual_peak_margin`` more pixels around it) moved by at
+    most A / 4, whatever the count of objects in the scene."""
     config = RESIDUAL.replace(inference_reads=reads, residual_peak=True, residual_margin=1.0,
-                              residual_whole=True, residual_peak_window=chosen)
+                              residual_whole=True, residual_peak_window=chosen,
+                              residual_peak_margin=beyond)
     model = Supair(config, seed=3, jit_compile=False)
     images = np.zeros([4, 20, 20, 1], np.float32)
     for b, corners in enumerate([[(2, 3)], [(2, 3), (12, 12)], [(12, 2), (3, 12), (11, 11)],
@@ -284,10 +288,11 @@ def test_a_peak_box_sits_within_a_quarter_patch_of_its_residuals_peak(reads, cho
         sx, sy, x, y = mean[:, i].T
         moved = np.stack([x + 4 * sx - cols - 0.5, y + 4 * sy - rows - 0.5], 1)
         assert np.abs(moved).max() <= 8 / 4 + 1e-4
-        inside = ((centres[None, None, :] >= (x - 1)[:, None, None])
-                  & (centres[None, None, :] < (x + 8 * sx + 1)[:, None, None])
-                  & (centres[None, :, None] >= (y - 1)[:, None, None])
-                  & (centres[None, :, None] < (y + 8 * sy + 1)[:, None, None]))
+        m = 1 + beyond
+        inside = ((centres[None, None, :] >= (x - m)[:, None, None])
+                  & (centres[None, None, :] < (x + 8 * sx + m)[:, None, None])
+                  & (centres[None, :, None] >= (y - m)[:, None, None])
+                  & (centres[None, :, None] < (y + 8 * sy + m)[:, None, None]))
         keep = keep * (1.0 - inside)
 
 
