@@ -332,3 +332,17 @@ def test_the_graphs_paste_equals_pil_at_the_patch_size_and_nearly_when_resized()
         got = paste_objects_graph(tf.constant(scenes), objects, z_where, count, 8).numpy()
         assert np.abs(got - want).mean() < atol and (got != scenes).any()
         np.testing.assert_array_equal(got[0], scenes[0])          # nothing found there
+
+
+def test_box_aspects_span_min_to_max_aspect_and_a_bad_range_is_refused():
+    """q's box heights run from min_aspect to max_aspect times their widths, whatever
+    the bounds (the paper's 0.75-1.25, or a taller max_aspect)."""
+    for tallest in (1.25, 2.0):
+        model = Supair(RESIDUAL.replace(max_aspect=tallest), seed=0, jit_compile=False)
+        out = tf.constant([[[0.0, 0.0, -30.0, 0.0, 0.0, 0, 0, 0, 0],
+                            [0.0, 0.0, 30.0, 0.0, 0.0, 0, 0, 0, 0]]])
+        _, mean, _ = model.inference.step_parameters(out, None)
+        aspect = (mean[..., 1] / mean[..., 0]).numpy()[0]
+        np.testing.assert_allclose(aspect, [0.75, tallest], rtol=1e-5)
+    with pytest.raises(ValueError, match='min_aspect <= max_aspect'):
+        RESIDUAL.replace(max_aspect=0.5).validate()
