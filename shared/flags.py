@@ -108,8 +108,8 @@ flags.DEFINE_boolean('deterministic', False, 'deterministic TensorFlow ops: a ru
 flags.DEFINE_integer('threads', 0, 'TensorFlow threads per op (0: one per core)', lower_bound=0)
 # Preset hyper-parameters (the paper's section 4 and the authors' experiment script); unset
 # flags keep the data set's preset.
-flags.DEFINE_float('max_aspect', None, 'SuPAIR: the tallest box q may propose, as height / '
-                   'width (preset: 1.25, the paper\'s)', lower_bound=0.75)
+flags.DEFINE_float('max_aspect', None, 'SuPAIR: the tallest box, as height / width, that q '
+                   'proposes and samples draw (preset: 1.25, the paper\'s)', lower_bound=0.75)
 flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (preset: 256)',
                      lower_bound=1)
 flags.DEFINE_float('overlap_rate', None, 'rate of the Gamma(1, rate) overlap penalty (120)')
