@@ -32,6 +32,9 @@ LABELS = {'air': 'AIR', 'dair': 'DAIR', 'supair': 'SuPAIR',
           'supair_residual_peak13': 'SuPAIR, --inference_reads=residual_presence '
                                     '--residual_peak --residual_peak_window=13 '
                                     '--residual_margin=2'}
+# The figure's legend: short names (the table above it gives each one's flags).
+SHORT = {'supair_residual': 'SuPAIR residual', 'supair_residual_peak': 'SuPAIR peak 17 px',
+         'supair_residual_peak13': 'SuPAIR peak 13 px'}
 PATTERN = re.compile(r'^(?P<name>[a-z0-9_]+?)_(?P<task>extrapolate|interpolate)_seed(?P<seed>\d+)'
                      r'_metrics\.csv$')
 
@@ -110,15 +113,16 @@ def figure(runs, out):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(TASKS), figsize=(6 * len(TASKS), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(6 * len(TASKS), 6.0), squeeze=False)
     for ax, (task, title) in zip(axes[0], TASKS.items(), strict=True):
         names = sorted({n for n, t in runs if t == task}, key=model_order)
-        for k, name in enumerate(names):
-            colour = f'C{k}'
+        for name in names:
+            colour = f'C{model_order(name)[0] % 10}'   # one colour per model in both panels
             for which, style, part in ((0, '-', 'held-out count'), (1, '--', 'trained counts')):
                 # Each seed thin, as far as it has run; thick, the mean of the finished
                 # seeds (a model with none yet is named on its first thin line).
-                seeds, label = runs[(name, task)], f'{LABELS.get(name, name)}, {part}'
+                short = SHORT.get(name, LABELS.get(name, name))
+                seeds, label = runs[(name, task)], f'{short}, {part}'
                 done = finished(seeds)
                 for j, run in enumerate(seeds.values()):
                     ax.plot(run[0], run[1 + which], style, color=colour, alpha=0.3, lw=0.8,
@@ -131,7 +135,7 @@ def figure(runs, out):
         if names:
             ax.set_xscale('log')
             ax.set_xlim(left=50)
-            ax.legend(fontsize=7, loc='lower right')
+            ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.14), ncol=2)
         else:
             ax.text(0.5, 0.5, 'no runs yet', ha='center', transform=ax.transAxes)
     fig.tight_layout()
