@@ -18,7 +18,8 @@ register('supair', ModelKind(
                'explore_steps', 'overlap_warmup', 'explore_min_scale', 'explore_spread',
                'explore_gate', 'explore_gate_each', 'explore_gate_width', 'average_epochs',
                'inference_reads', 'residual_margin', 'residual_whole', 'residual_peak',
-               'residual_peak_window', 'residual_peak_margin', 'max_aspect'),
+               'residual_peak_window', 'residual_peak_margin', 'max_aspect',
+               'min_obj_scale'),
     # A folder trained with the authors' procedure (the presets' default before explore)
     # resumes with it; the explore settings and N_max: a folder keeps those it was made with.
     inherited=('steps', 'structure_seed', 'data_order', 'procedure', 'explore_floor',

@@ -108,6 +108,9 @@ flags.DEFINE_boolean('deterministic', False, 'deterministic TensorFlow ops: a ru
 flags.DEFINE_integer('threads', 0, 'TensorFlow threads per op (0: one per core)', lower_bound=0)
 # Preset hyper-parameters (the paper's section 4 and the authors' experiment script); unset
 # flags keep the data set's preset.
+flags.DEFINE_float('min_obj_scale', None, 'SuPAIR: the narrowest box, as a share of the '
+                   'patch width, that q proposes and samples draw (preset: 0.3, the paper\'s)',
+                   lower_bound=0.01, upper_bound=0.9)
 flags.DEFINE_float('max_aspect', None, 'SuPAIR: the tallest box, as height / width, that q '
                    'proposes and samples draw (preset: 1.25, the paper\'s)', lower_bound=0.75)
 flags.DEFINE_integer('lstm_units', None, 'LSTM units of the inference net (preset: 256)',
@@ -199,6 +202,7 @@ OVERRIDES = ('epochs', 'batch_size', 'learning_rate', 'background_model', 'struc
              'explore_spread', 'explore_gate', 'explore_gate_each', 'explore_gate_width',
              'average_epochs', 'inference_reads', 'residual_margin', 'residual_whole',
              'residual_peak', 'residual_peak_window', 'residual_peak_margin', 'max_aspect',
+             'min_obj_scale',
              'estimator', 'vimco_samples', 'relaxed_temperature', 'relaxed_anneal_steps',
              'air_background')
 

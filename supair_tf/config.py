@@ -104,6 +104,9 @@ class SupairConfig(SceneConfig):
             lo, hi = getattr(self, name)
             if not (math.isfinite(hi) and 0 < lo <= hi):
                 raise ValueError(f'{name} must satisfy 0 < min <= max, got {(lo, hi)}')
+        if not 0 < self.min_obj_scale <= self.max_obj_scale:
+            raise ValueError('box widths must satisfy 0 < min_obj_scale <= max_obj_scale, got '
+                             f'{(self.min_obj_scale, self.max_obj_scale)}')
         if not (math.isfinite(self.max_aspect) and 0 < self.min_aspect <= self.max_aspect):
             raise ValueError('box aspects must satisfy 0 < min_aspect <= max_aspect, got '
                              f'{(self.min_aspect, self.max_aspect)}')

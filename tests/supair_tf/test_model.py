@@ -334,15 +334,20 @@ def test_the_graphs_paste_equals_pil_at_the_patch_size_and_nearly_when_resized()
         np.testing.assert_array_equal(got[0], scenes[0])          # nothing found there
 
 
-def test_box_aspects_span_min_to_max_aspect_and_a_bad_range_is_refused():
-    """q's box heights run from min_aspect to max_aspect times their widths, whatever
-    the bounds (the paper's 0.75-1.25, or a taller max_aspect)."""
-    for tallest in (1.25, 2.0):
-        model = Supair(RESIDUAL.replace(max_aspect=tallest), seed=0, jit_compile=False)
-        out = tf.constant([[[0.0, 0.0, -30.0, 0.0, 0.0, 0, 0, 0, 0],
-                            [0.0, 0.0, 30.0, 0.0, 0.0, 0, 0, 0, 0]]])
+def test_box_widths_and_aspects_span_their_bounds_and_a_bad_range_is_refused():
+    """q's box widths run from min_obj_scale to max_obj_scale of the patch and their
+    heights from min_aspect to max_aspect times the width, whatever the bounds (the
+    paper's 0.3-0.9 and 0.75-1.25, or a wider least box and a taller max_aspect)."""
+    for narrowest, tallest in ((0.3, 1.25), (0.45, 2.0)):
+        model = Supair(RESIDUAL.replace(min_obj_scale=narrowest, max_aspect=tallest), seed=0,
+                       jit_compile=False)
+        out = tf.constant([[[0.0, -30.0, -30.0, 0.0, 0.0, 0, 0, 0, 0],
+                            [0.0, 30.0, 30.0, 0.0, 0.0, 0, 0, 0, 0]]])
         _, mean, _ = model.inference.step_parameters(out, None)
         aspect = (mean[..., 1] / mean[..., 0]).numpy()[0]
         np.testing.assert_allclose(aspect, [0.75, tallest], rtol=1e-5)
+        np.testing.assert_allclose(mean[0, :, 0], [narrowest, 0.9], rtol=1e-5)
     with pytest.raises(ValueError, match='min_aspect <= max_aspect'):
         RESIDUAL.replace(max_aspect=0.5).validate()
+    with pytest.raises(ValueError, match='min_obj_scale <= max_obj_scale'):
+        RESIDUAL.replace(min_obj_scale=0.95).validate()
